@@ -1,0 +1,63 @@
+//! `admu`: convert Active Directory and Entra ID Windows profiles in place to local
+//! accounts. See README.md for the commands and docs/ for how it works.
+
+mod exit;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::exit::{CommandError, Exit};
+
+/// Convert Active Directory and Entra ID Windows profiles in place to local accounts.
+#[derive(Debug, Parser)]
+#[command(name = "admu", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// More log output (-v debug, -vv trace). ADMU_LOG=<filter> overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Machine-readable output: results as JSON on stdout, logs as JSON lines on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Also append every log event (JSON lines, debug level) to this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let exit = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
+            // clap prints help and version to stdout and usage errors to stderr.
+            let _ = e.print();
+            return exit.into();
+        }
+    };
+    if let Err(e) = logging::init(cli.verbose, cli.quiet, cli.json, cli.log_file.as_deref()) {
+        eprintln!("admu: {e:#}");
+        return Exit::Usage.into();
+    }
+    match run(cli) {
+        Ok(exit) => exit.into(),
+        Err(CommandError { exit, error }) => {
+            tracing::error!("{error:#}");
+            exit.into()
+        }
+    }
+}
+
+fn run(_cli: Cli) -> Result<Exit, CommandError> {
+    use clap::CommandFactory;
+    Cli::command().print_help()?;
+    Ok(Exit::Ok)
+}

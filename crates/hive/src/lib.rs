@@ -1,0 +1,2 @@
+//! Registry hive files (regf).
+pub mod base;

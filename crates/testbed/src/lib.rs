@@ -1,0 +1,79 @@
+//! Test support for admu's crates: a throw-away NTFS volume mounted with ntfs-3g (the
+//! offline test bed), and the rule for when tests that need root or FUSE may skip.
+//!
+//! ```no_run
+//! # #[cfg(target_os = "linux")] {
+//! // In a test: skip with a visible reason off CI, fail on CI when the bed is missing.
+//! let Some(mut vol) = testbed::NtfsImage::for_test("my_test") else { return };
+//! std::fs::write(vol.path().join("file.txt"), b"hello").unwrap();
+//! vol.remount().unwrap(); // unmount, mount again: what was written is on the image
+//! # }
+//! ```
+//! The image lives in a temporary directory; dropping the [`NtfsImage`] unmounts it and
+//! deletes it, also when the test panics.
+
+#[cfg(target_os = "linux")]
+mod ntfs;
+#[cfg(target_os = "linux")]
+pub use ntfs::{NtfsImage, read_ntfs_acl, write_ntfs_acl};
+
+/// True when running under CI (`CI=true`), where tests must not skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Reports a skipped test. Off CI this prints the reason and lets the test return; on
+/// CI it fails the test, because CI has everything every test needs.
+pub fn skip(test: &str, reason: &str) {
+    assert!(
+        !in_ci(),
+        "{test}: cannot run on CI: {reason} (CI=true forbids skipping)"
+    );
+    eprintln!("SKIPPED {test}: {reason}");
+}
+
+/// The folder of the shared real-hive fixtures (`../shared/fixtures` beside the repo).
+pub fn fixtures_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+/// A fixture file, or `None` (after a visible skip) when the fixtures are missing.
+pub fn fixture(test: &str, relative: &str) -> Option<std::path::PathBuf> {
+    let path = fixtures_dir().join(relative);
+    if path.is_file() {
+        Some(path)
+    } else {
+        skip(test, &format!("fixture {} not found", path.display()));
+        None
+    }
+}
+
+/// Finds an external oracle program: first in the Python oracle venv that
+/// `scripts/setup.sh` builds (`ADMU_ORACLES_VENV` or `target/oracles`), then on PATH.
+pub fn oracle(program: &str) -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("ADMU_ORACLES_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oracles")
+        });
+    let in_venv = venv.join("bin").join(program);
+    if in_venv.is_file() {
+        return Some(in_venv);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Like [`oracle`], but skips (or fails on CI) when the program is missing.
+pub fn require_oracle(test: &str, program: &str) -> Option<std::path::PathBuf> {
+    let found = oracle(program);
+    if found.is_none() {
+        skip(
+            test,
+            &format!("oracle `{program}` not installed (run scripts/setup.sh)"),
+        );
+    }
+    found
+}
