@@ -1,6 +1,7 @@
 //! `admu`: convert Active Directory and Entra ID Windows profiles in place to local
 //! accounts. See README.md for the commands and docs/ for how it works.
 
+mod cmd;
 mod exit;
 mod logging;
 
@@ -27,6 +28,14 @@ struct Cli {
     /// Also append every log event (JSON lines, debug level) to this file.
     #[arg(long, global = true, value_name = "FILE")]
     log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Registry hive files: info, export, sids, translate, check.
+    Hive(cmd::hive::HiveArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,8 +65,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(_cli: Cli) -> Result<Exit, CommandError> {
-    use clap::CommandFactory;
-    Cli::command().print_help()?;
-    Ok(Exit::Ok)
+fn run(cli: Cli) -> Result<Exit, CommandError> {
+    tracing::debug!(version = env!("CARGO_PKG_VERSION"), "admu started");
+    match cli.command {
+        Command::Hive(args) => cmd::hive::run(args, cli.json),
+    }
 }

@@ -67,3 +67,36 @@ pub fn fix_checksum(data: &mut [u8]) {
         write_u32(data, CHECKSUM_OFFSET, c);
     }
 }
+
+/// Reads a little-endian u16 at `at`, or `None` past the end.
+pub fn read_u16(data: &[u8], at: usize) -> Option<u16> {
+    let b = data.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([b[0], b[1]]))
+}
+
+/// Reads a little-endian u64 at `at`, or `None` past the end.
+pub fn read_u64(data: &[u8], at: usize) -> Option<u64> {
+    let b = data.get(at..at.checked_add(8)?)?;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    Some(u64::from_le_bytes(w))
+}
+
+/// Reads a little-endian i32 at `at`, or `None` past the end.
+pub fn read_i32(data: &[u8], at: usize) -> Option<i32> {
+    read_u32(data, at).map(|v| v as i32)
+}
+
+/// Writes a little-endian u16 at `at`; the caller guarantees the range exists.
+pub(crate) fn write_u16(data: &mut [u8], at: usize, v: u16) {
+    if let Some(b) = data.get_mut(at..at + 2) {
+        b.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Writes a little-endian u64 at `at`; the caller guarantees the range exists.
+pub(crate) fn write_u64(data: &mut [u8], at: usize, v: u64) {
+    if let Some(b) = data.get_mut(at..at + 8) {
+        b.copy_from_slice(&v.to_le_bytes());
+    }
+}

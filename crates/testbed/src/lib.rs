@@ -77,3 +77,31 @@ pub fn require_oracle(test: &str, program: &str) -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// A Python interpreter that can import all of `modules` (the oracle venv first, then
+/// Debian's `/usr/bin/python3`), or `None` after a visible skip.
+pub fn python_with(test: &str, modules: &[&str]) -> Option<std::path::PathBuf> {
+    let import = format!("import {}", modules.join(", "));
+    let candidates = [oracle("python3"), Some("/usr/bin/python3".into())];
+    for python in candidates.into_iter().flatten() {
+        let ok = std::process::Command::new(&python)
+            .args(["-c", &import])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    skip(
+        test,
+        &format!("no Python with `{}` (run scripts/setup.sh)", modules.join(", ")),
+    );
+    None
+}
+
+/// The repository's root (for scripts under `tools/`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

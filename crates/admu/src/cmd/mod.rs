@@ -1,0 +1,10 @@
+//! The `admu` subcommands, one module per command group.
+
+pub mod hive;
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Saving: a clean hive (sequence numbers equal, checksum right) written to a temporary
+//! file beside the target, fsynced, and renamed over it, so the target is either the old
+//! file or the complete new one, never half of each.
+//!
+//! Transaction logs: after the primary is safely in place, `save` empties `.LOG1`/`.LOG2`
+//! (truncates them to 0 bytes, keeping the files and their security), which is what a
+//! clean hive with nothing left to recover looks like. The primary is clean, so Windows
+//! would ignore their old entries anyway; emptying them keeps a later recovery or a
+//! forensic tool from mistaking stale entries for pending ones.
+//!
+//! KTM files (`NTUSER.DAT{GUID}.TM.blf`, `…regtrans-ms`) beside user hives belong to the
+//! transactional registry (TxR). admu never touches them: they only matter while a
+//! transaction is pending, and Windows recreates them when they are missing. A hive
+//! whose base block says transactions are pending (flag 0x1) is refused by `save`
+//! unless [`SaveOptions::allow_pending_transactions`] is set, because Windows could try
+//! to apply those transactions to a hive that no longer matches them.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::base::{self, off, read_u32, write_u32, write_u64};
+use crate::edit::filetime_now;
+use crate::error::{Error, Result};
+use crate::hive::Hive;
+
+/// Base-block flag: the hive has pending KTM transactions.
+pub const FLAG_PENDING_TRANSACTIONS: u32 = 0x1;
+
+/// Called with (temporary file, target) before the rename, to carry over what the file
+/// system keeps outside the file's bytes (on NTFS: the security descriptor and the
+/// hidden/system attributes of `NTUSER.DAT`).
+pub type BeforeRename<'a> = &'a dyn Fn(&Path, &Path) -> std::io::Result<()>;
+
+/// How to save.
+#[derive(Default, Clone, Copy)]
+pub struct SaveOptions<'a> {
+    /// Save even though the base block says KTM transactions are pending.
+    pub allow_pending_transactions: bool,
+    /// See [`BeforeRename`].
+    pub before_rename: Option<BeforeRename<'a>>,
+}
+
+impl std::fmt::Debug for SaveOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaveOptions")
+            .field(
+                "allow_pending_transactions",
+                &self.allow_pending_transactions,
+            )
+            .field("before_rename", &self.before_rename.is_some())
+            .finish()
+    }
+}
+
+/// What a save did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SaveReport {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sequence: u32,
+    /// Logs emptied after the primary was in place.
+    pub logs_emptied: Vec<PathBuf>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Hive {
+    /// Marks the in-memory base block clean: both sequence numbers one past the
+    /// current primary sequence, timestamp now, checksum recomputed. Returns the
+    /// sequence number.
+    pub fn finish_base_block(&mut self) -> u32 {
+        let seq = read_u32(&self.data, off::PRIMARY_SEQ)
+            .unwrap_or(0)
+            .wrapping_add(1);
+        write_u32(&mut self.data, off::PRIMARY_SEQ, seq);
+        write_u32(&mut self.data, off::SECONDARY_SEQ, seq);
+        write_u64(&mut self.data, off::TIMESTAMP, filetime_now());
+        base::fix_checksum(&mut self.data);
+        seq
+    }
+
+    /// Saves over the file the hive was opened from and empties its logs.
+    pub fn save(&mut self) -> Result<SaveReport> {
+        self.save_with(SaveOptions::default())
+    }
+
+    /// [`Hive::save`] with options.
+    pub fn save_with(&mut self, options: SaveOptions<'_>) -> Result<SaveReport> {
+        let path = self.path.clone().ok_or_else(|| {
+            Error::Invalid("the hive was not read from a file; use save_as".into())
+        })?;
+        let mut report = self.save_as_with(&path, options)?;
+        for log in self.logs_found.clone() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&log)
+                .map_err(io_err(&log))?;
+            f.set_len(0).map_err(io_err(&log))?;
+            f.sync_all().map_err(io_err(&log))?;
+            report.logs_emptied.push(log);
+        }
+        Ok(report)
+    }
+
+    /// Writes the hive to `path` atomically (temp file, fsync, rename, fsync of the
+    /// directory). An existing file at `path` is replaced only when everything is
+    /// written; on any error it is untouched and the temp file is removed.
+    pub fn save_as(&mut self, path: impl AsRef<Path>) -> Result<SaveReport> {
+        self.save_as_with(path.as_ref(), SaveOptions::default())
+    }
+
+    /// [`Hive::save_as`] with options.
+    pub fn save_as_with(&mut self, path: &Path, options: SaveOptions<'_>) -> Result<SaveReport> {
+        let flags = read_u32(&self.data, off::FLAGS).unwrap_or(0);
+        if flags & FLAG_PENDING_TRANSACTIONS != 0 && !options.allow_pending_transactions {
+            return Err(Error::Invalid(format!(
+                "{}: the hive has pending KTM transactions (base-block flag 0x1); let Windows load \
+                 and unload it once (log the user on and off), then try again",
+                path.display()
+            )));
+        }
+        let sequence = self.finish_base_block();
+        write_atomically(path, &self.data, options.before_rename)?;
+        Ok(SaveReport {
+            path: path.to_path_buf(),
+            bytes: self.data.len() as u64,
+            sequence,
+            logs_emptied: Vec::new(),
+        })
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    before_rename: Option<BeforeRename<'_>>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.admu-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        drop(f);
+        if let Some(hook) = before_rename {
+            hook(&tmp, path).map_err(io_err(path))?;
+        }
+        std::fs::rename(&tmp, path).map_err(io_err(path))?;
+        sync_dir(&dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes a rename durable: fsync of the directory (a no-op where directories cannot be
+/// opened, i.e. on Windows, whose rename is already journaled by NTFS).
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
