@@ -287,7 +287,7 @@ impl SecurityDescriptor {
         if let Layout::Preserved(segments) = &self.layout {
             for segment in segments {
                 match segment {
-                    Segment::Gap(_) => {}
+                    Segment::Gap(bytes) => out.extend_from_slice(bytes),
                     Segment::Part(part) => {
                         write_part(*part, &mut out)?;
                         placed.push(*part);
