@@ -96,7 +96,10 @@ pub fn python_with(test: &str, modules: &[&str]) -> Option<std::path::PathBuf> {
     }
     skip(
         test,
-        &format!("no Python with `{}` (run scripts/setup.sh)", modules.join(", ")),
+        &format!(
+            "no Python with `{}` (run scripts/setup.sh)",
+            modules.join(", ")
+        ),
     );
     None
 }

@@ -38,7 +38,10 @@ impl NtfsImage {
 
     /// A 256 MiB test volume, or `None` after a visible skip when this machine cannot
     /// mount one (not root, no /dev/fuse, no ntfs-3g). On CI a missing bed fails the test.
-    #[allow(clippy::panic, reason = "test support: a missing bed on CI must fail the test")]
+    #[allow(
+        clippy::panic,
+        reason = "test support: a missing bed on CI must fail the test"
+    )]
     pub fn for_test(test: &str) -> Option<NtfsImage> {
         if let Some(reason) = unavailable_reason() {
             crate::skip(test, &reason);

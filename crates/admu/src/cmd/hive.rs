@@ -47,8 +47,13 @@ struct HiveFile {
 
 impl HiveFile {
     fn open(&self) -> anyhow::Result<Hive> {
-        Hive::open_with(&self.file, OpenOptions { use_logs: !self.no_logs })
-            .with_context(|| format!("cannot read hive {}", self.file.display()))
+        Hive::open_with(
+            &self.file,
+            OpenOptions {
+                use_logs: !self.no_logs,
+            },
+        )
+        .with_context(|| format!("cannot read hive {}", self.file.display()))
     }
 }
 
@@ -170,27 +175,51 @@ fn info(args: InfoArgs, json: bool) -> Result<Exit, CommandError> {
     }
     let b = &info.on_disk;
     println!("file:          {}", info.file.display());
-    println!("format:        regf {}.{}", b.major_version, b.minor_version);
+    println!(
+        "format:        regf {}.{}",
+        b.major_version, b.minor_version
+    );
     println!(
         "sequence:      {} / {} ({})",
         b.primary_sequence,
         b.secondary_sequence,
         if info.dirty { "dirty" } else { "clean" }
     );
-    println!("checksum:      {}", if b.checksum_valid { "valid" } else { "WRONG" });
-    println!("last written:  {}", hive::export::filetime_to_rfc3339(b.last_written));
+    println!(
+        "checksum:      {}",
+        if b.checksum_valid { "valid" } else { "WRONG" }
+    );
+    println!(
+        "last written:  {}",
+        hive::export::filetime_to_rfc3339(b.last_written)
+    );
     println!("embedded name: {}", b.embedded_name);
-    println!("root key:      {} (cell {:#x})", info.root_name, b.root_offset);
-    println!("hive bins:     {} bytes in {} bins, {} bytes free", b.bins_size, info.bins, info.free_bytes);
+    println!(
+        "root key:      {} (cell {:#x})",
+        info.root_name, b.root_offset
+    );
+    println!(
+        "hive bins:     {} bytes in {} bins, {} bytes free",
+        b.bins_size, info.bins, info.free_bytes
+    );
     let names: Vec<String> = info.logs_found.iter().map(|p| file_name(p)).collect();
-    println!("logs found:    {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+    println!(
+        "logs found:    {}",
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    );
     match &info.replay {
-        None if info.dirty => println!("logs applied:  none (--no-logs: read the dirty primary as it is)"),
+        None if info.dirty => {
+            println!("logs applied:  none (--no-logs: read the dirty primary as it is)")
+        }
         None => println!("logs applied:  none needed (clean)"),
         Some(r) => {
             for a in &r.applied {
                 println!(
-                    "logs applied:  {} ({} format): sequence {}..={}, {} entries",
+                    "logs applied:  {} ({}): sequence {}..={}, {} entries",
                     file_name(&a.path),
                     a.format,
                     a.first_sequence,
@@ -210,7 +239,10 @@ fn info(args: InfoArgs, json: bool) -> Result<Exit, CommandError> {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn export(args: ExportArgs) -> Result<Exit, CommandError> {
@@ -218,7 +250,10 @@ fn export(args: ExportArgs) -> Result<Exit, CommandError> {
     let (start, start_path) = match &args.key {
         Some(path) => {
             let key = hive.key(path)?.ok_or_else(|| {
-                CommandError::new(Exit::Failed, anyhow::anyhow!("--key: no key {path:?} in {}", args.hive.file.display()))
+                CommandError::new(
+                    Exit::Failed,
+                    anyhow::anyhow!("--key: no key {path:?} in {}", args.hive.file.display()),
+                )
             })?;
             (key, path.trim_matches('\\').to_string())
         }
@@ -233,7 +268,11 @@ fn export(args: ExportArgs) -> Result<Exit, CommandError> {
             .prefix
             .clone()
             .unwrap_or_else(|| format!("HKEY_LOCAL_MACHINE\\{}", file_name(&args.hive.file))),
-        encoding: if args.output.is_some() { RegEncoding::Utf16 } else { RegEncoding::Utf8 },
+        encoding: if args.output.is_some() {
+            RegEncoding::Utf16
+        } else {
+            RegEncoding::Utf8
+        },
     };
     match &args.output {
         Some(path) => {
@@ -244,8 +283,13 @@ fn export(args: ExportArgs) -> Result<Exit, CommandError> {
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            hive::export::export(&hive, start, &start_path, &options, &mut lock)?;
-            lock.flush().ok();
+            match hive::export::export(&hive, start, &start_path, &options, &mut lock) {
+                // `admu hive export … | head` is fine: the reader had enough.
+                Err(hive::Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
+            }
+            let _ = lock.flush();
         }
     }
     Ok(Exit::Ok)
@@ -323,7 +367,10 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
         .with_context(|| format!("cannot translate {}", args.hive.file.display()))?;
     let check = hive.check();
     if !check.is_ok() {
-        let first = check.findings.first().map(|f| format!("{} at file offset {:#x}", f.message, f.offset));
+        let first = check
+            .findings
+            .first()
+            .map(|f| format!("{} at file offset {:#x}", f.message, f.offset));
         return Err(CommandError::new(
             Exit::Failed,
             anyhow::anyhow!(
@@ -339,21 +386,30 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
             None => hive.save()?,
         };
         written = Some(saved.path);
-    } else if !args.dry_run && let Some(out) = &args.output {
+    } else if !args.dry_run
+        && let Some(out) = &args.output
+    {
         written = Some(hive.save_as(out)?.path);
     }
     let outcome = TranslateOutcome {
         file: args.hive.file.clone(),
         written,
         dry_run: args.dry_run,
-        map: map.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+        map: map
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
         report,
     };
     if json {
         print_json(&outcome)?;
     } else {
         let r = &outcome.report;
-        let verb = if args.dry_run { "would change" } else { "changed" };
+        let verb = if args.dry_run {
+            "would change"
+        } else {
+            "changed"
+        };
         println!(
             "{}: {verb} {} security cells used by {} keys ({} merged, {} moved)",
             outcome.file.display(),
@@ -398,5 +454,9 @@ fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
             report.findings.len() - report.errors()
         );
     }
-    Ok(if report.is_ok() { Exit::Ok } else { Exit::CheckFailed })
+    Ok(if report.is_ok() {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    })
 }
