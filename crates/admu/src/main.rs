@@ -36,6 +36,9 @@ struct Cli {
 enum Command {
     /// Registry hive files: info, export, sids, translate, check.
     Hive(cmd::hive::HiveArgs),
+    /// File and folder security descriptors on a mounted NTFS volume: show, translate.
+    #[cfg(target_os = "linux")]
+    Acl(cmd::acl::AclArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,5 +72,7 @@ fn run(cli: Cli) -> Result<Exit, CommandError> {
     tracing::debug!(version = env!("CARGO_PKG_VERSION"), "admu started");
     match cli.command {
         Command::Hive(args) => cmd::hive::run(args, cli.json),
+        #[cfg(target_os = "linux")]
+        Command::Acl(args) => cmd::acl::run(args, cli.json),
     }
 }

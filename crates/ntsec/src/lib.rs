@@ -40,6 +40,7 @@
 mod ace;
 mod acl;
 mod error;
+pub mod files;
 mod guid;
 pub mod rights;
 mod sd;
@@ -52,6 +53,7 @@ mod well_known;
 pub use ace::{ACE_HEADER_LEN, Ace, AceBody, AceFlags, AceLayout, AceType};
 pub use acl::{ACL_HEADER_LEN, Acl};
 pub use error::Error;
+pub use files::{FileSecurity, TreeOptions, TreeReport, translate_tree};
 pub use guid::Guid;
 pub use sd::{Control, SD_HEADER_LEN, SD_REVISION, SecurityDescriptor};
 pub use sddl::SddlOptions;

@@ -15,7 +15,7 @@
 #[cfg(target_os = "linux")]
 mod ntfs;
 #[cfg(target_os = "linux")]
-pub use ntfs::{NtfsImage, read_ntfs_acl, write_ntfs_acl};
+pub use ntfs::{NtfsImage, ntfssecaudit_clean, ntfssecaudit_tree, read_ntfs_acl, write_ntfs_acl};
 
 /// True when running under CI (`CI=true`), where tests must not skip.
 pub fn in_ci() -> bool {

@@ -222,3 +222,96 @@ pub fn write_ntfs_acl(path: &Path, sd: &[u8]) -> io::Result<()> {
     rustix::fs::lsetxattr(path, NTFS_ACL_XATTR, sd, rustix::fs::XattrFlags::empty())?;
     Ok(())
 }
+
+/// Every descriptor under `dir` of an unmounted image, as `ntfssecaudit -b` (ntfs-3g's
+/// own auditor, an independent reader) dumps it: volume path → descriptor bytes.
+///
+/// `-b` prints each distinct descriptor once, in hex, under its `$Secure` key, and later
+/// entries refer to the key ("already displayed"). It can exit 1 after a complete dump
+/// (trees with links); the dump counts as complete when its `# N security keys` trailer
+/// is there.
+pub fn ntfssecaudit_tree(
+    image: &Path,
+    dir: &str,
+) -> io::Result<std::collections::BTreeMap<String, Vec<u8>>> {
+    let out = Command::new("ntfssecaudit")
+        .arg("-b")
+        .arg(image)
+        .arg(dir)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text
+        .lines()
+        .any(|l| l.starts_with("# ") && l.ends_with(" security keys"))
+    {
+        return Err(io::Error::other(format!(
+            "ntfssecaudit -b gave no complete dump ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let mut tree = std::collections::BTreeMap::new();
+    let mut by_key: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+    let mut current: Option<(String, String, Vec<u8>)> = None;
+    let mut finish = |cur: Option<(String, String, Vec<u8>)>,
+                      tree: &mut std::collections::BTreeMap<String, Vec<u8>>| {
+        if let Some((path, key, sd)) = cur {
+            let sd = if sd.is_empty() {
+                by_key.get(&key).cloned().unwrap_or_default()
+            } else {
+                sd
+            };
+            if key != "none" {
+                by_key.insert(key, sd.clone());
+            }
+            tree.insert(path, sd);
+        }
+    };
+    for line in text.lines() {
+        if let Some(path) = line
+            .strip_prefix("File ")
+            .or_else(|| line.strip_prefix("Directory "))
+        {
+            finish(current.take(), &mut tree);
+            current = Some((path.to_string(), String::new(), Vec::new()));
+            continue;
+        }
+        if let (Some((_, key, _)), Some(rest)) =
+            (current.as_mut(), line.strip_prefix("Security key : "))
+        {
+            *key = rest.split_whitespace().next().unwrap_or("none").to_string();
+            continue;
+        }
+        // Hex lines: "        000010  14000000 02001c00 …": an offset, then 4-byte groups.
+        let mut words = line.split_whitespace();
+        if let (Some((_, _, sd)), Some(offset)) = (current.as_mut(), words.next())
+            && offset.len() == 6
+            && offset.chars().all(|c| c.is_ascii_hexdigit())
+            && line.starts_with(' ')
+        {
+            for group in words {
+                for i in (0..group.len()).step_by(2) {
+                    let byte =
+                        u8::from_str_radix(&group[i..i + 2], 16).map_err(io::Error::other)?;
+                    sd.push(byte);
+                }
+            }
+        }
+    }
+    finish(current.take(), &mut tree);
+    Ok(tree)
+}
+
+/// Runs `ntfssecaudit -a` on an unmounted image: true when it finds no errors in `$Secure`.
+pub fn ntfssecaudit_clean(image: &Path) -> io::Result<(bool, String)> {
+    let out = Command::new("ntfssecaudit").arg("-a").arg(image).output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((
+        out.status.success() && text.contains("No errors were found"),
+        text,
+    ))
+}

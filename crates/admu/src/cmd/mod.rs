@@ -1,5 +1,7 @@
 //! The `admu` subcommands, one module per command group.
 
+#[cfg(target_os = "linux")]
+pub mod acl;
 pub mod hive;
 
 /// Prints a value as pretty JSON on stdout.

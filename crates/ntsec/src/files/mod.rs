@@ -1,0 +1,31 @@
+//! File security: reading and writing the self-relative descriptor of a file or folder
+//! through a [`FileSecurity`] backend, and [`translate_tree`], which rewrites a whole
+//! profile tree's descriptors.
+//!
+//! Backends: [`NtfsXattr`] on Linux (ntfs-3g's `system.ntfs_acl`, the kernel ntfs3
+//! driver's `system.ntfs_security`); the live Windows host implements the same trait
+//! over `GetFileSecurityW`/`SetFileSecurityW` in its own crate.
+
+mod tree;
+#[cfg(target_os = "linux")]
+mod xattr;
+
+use std::io;
+use std::path::Path;
+
+pub use tree::{PathError, Progress, TreeOptions, TreeReport, translate_tree};
+#[cfg(target_os = "linux")]
+pub use xattr::NtfsXattr;
+
+/// No self-relative descriptor is larger than this (ACLs are capped at 64 KiB), so one
+/// read into a buffer of this size always suffices.
+pub const MAX_DESCRIPTOR: usize = 64 * 1024;
+
+/// Reads and writes the security descriptor of a path, without following symlinks or
+/// reparse points.
+pub trait FileSecurity: Sync {
+    /// Reads the descriptor into `buf` (replacing its contents).
+    fn read(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()>;
+    /// Writes a descriptor (owner, group and both ACLs, exactly these bytes).
+    fn write(&self, path: &Path, descriptor: &[u8]) -> io::Result<()>;
+}

@@ -1,0 +1,67 @@
+//! Descriptors through Linux NTFS drivers' extended attributes.
+
+use std::io;
+use std::path::Path;
+
+use super::{FileSecurity, MAX_DESCRIPTOR};
+
+/// ntfs-3g (FUSE) and the kernel's ntfs3 driver expose a file's self-relative
+/// descriptor as an extended attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NtfsXattr {
+    name: &'static str,
+}
+
+impl NtfsXattr {
+    /// ntfs-3g: `system.ntfs_acl`.
+    pub const NTFS_3G: NtfsXattr = NtfsXattr {
+        name: "system.ntfs_acl",
+    };
+    /// The kernel ntfs3 driver: `system.ntfs_security`.
+    pub const NTFS3: NtfsXattr = NtfsXattr {
+        name: "system.ntfs_security",
+    };
+
+    /// The attribute's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The backend that can read `path`'s descriptor, trying ntfs-3g first.
+    pub fn detect(path: &Path) -> io::Result<NtfsXattr> {
+        let mut buf = Vec::new();
+        let mut last = None;
+        for backend in [NtfsXattr::NTFS_3G, NtfsXattr::NTFS3] {
+            match backend.read(path, &mut buf) {
+                Ok(()) => return Ok(backend),
+                Err(e) => last = Some(e),
+            }
+        }
+        let cause = last.map(|e| e.to_string()).unwrap_or_default();
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "{}: no NTFS security descriptor readable ({cause}); is it on an NTFS volume mounted \
+                 with ntfs-3g or ntfs3, and are you root?",
+                path.display()
+            ),
+        ))
+    }
+}
+
+impl FileSecurity for NtfsXattr {
+    fn read(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+        // One call into a buffer that is never too small: ntfs-3g answers EIO, not
+        // ERANGE, to a short buffer, and a size probe would double the FUSE round trips.
+        buf.clear();
+        buf.resize(MAX_DESCRIPTOR, 0);
+        let n = rustix::fs::lgetxattr(path, self.name, &mut buf[..])?;
+        buf.truncate(n);
+        Ok(())
+    }
+
+    fn write(&self, path: &Path, descriptor: &[u8]) -> io::Result<()> {
+        rustix::fs::lsetxattr(path, self.name, descriptor, rustix::fs::XattrFlags::empty())?;
+        Ok(())
+    }
+}
