@@ -1,0 +1,2 @@
+//! admu's migration engine.
+pub mod userchoice;
