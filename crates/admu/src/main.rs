@@ -34,6 +34,8 @@ struct Cli {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// The profiles on a machine: account, SID, kind, path, last use, admin, state.
+    List(cmd::list::ListArgs),
     /// Registry hive files: info, export, sids, translate, check.
     Hive(cmd::hive::HiveArgs),
     /// File and folder security descriptors on a mounted NTFS volume: show, translate.
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<Exit, CommandError> {
     tracing::debug!(version = env!("CARGO_PKG_VERSION"), "admu started");
     match cli.command {
+        Command::List(args) => cmd::list::run(args, cli.json),
         Command::Hive(args) => cmd::hive::run(args, cli.json),
         #[cfg(target_os = "linux")]
         Command::Acl(args) => cmd::acl::run(args, cli.json),

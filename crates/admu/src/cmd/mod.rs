@@ -3,6 +3,7 @@
 #[cfg(target_os = "linux")]
 pub mod acl;
 pub mod hive;
+pub mod list;
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

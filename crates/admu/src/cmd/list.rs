@@ -1,0 +1,139 @@
+//! `admu list`: the profiles on a machine, one row each.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use engine::offline::OfflineHost;
+use engine::profiles::{DiscoverOptions, Profile, ProfileState, discover};
+
+use crate::cmd::print_json;
+use crate::exit::{CommandError, Exit};
+
+/// Profiles: account (and where the name came from), SID, kind, path, last use, local
+/// admin, state.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The mounted Windows volume (offline mode).
+    #[arg(long, value_name = "VOLUME")]
+    root: PathBuf,
+    /// Add up each profile folder's size (walks every file).
+    #[arg(long)]
+    size: bool,
+    /// Include the service profiles (SYSTEM, LOCAL SERVICE, NETWORK SERVICE).
+    #[arg(long)]
+    all: bool,
+}
+
+pub fn run(args: ListArgs, json: bool) -> Result<Exit, CommandError> {
+    let host = OfflineHost::open(&args.root).map_err(|e| CommandError::new(Exit::Failed, e))?;
+    let mut rows = discover(&host, DiscoverOptions { size: args.size })
+        .with_context(|| format!("cannot list the profiles of {}", args.root.display()))?;
+    if !args.all {
+        rows.retain(|p| !p.is_service());
+    }
+    if json {
+        print_json(&rows)?;
+    } else {
+        print_table(&rows, args.size);
+    }
+    Ok(Exit::Ok)
+}
+
+fn state_text(states: &[ProfileState]) -> String {
+    states
+        .iter()
+        .map(|s| match s {
+            ProfileState::Ok => "ok",
+            ProfileState::MissingFolder => "missing folder",
+            ProfileState::MissingHive => "missing hive",
+            ProfileState::Temp => "TEMP",
+            ProfileState::Bak => ".bak",
+            ProfileState::Migrated => "migrated",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn date(ft: Option<u64>) -> String {
+    ft.map(|t| hive::export::filetime_to_rfc3339(t)[..16].replace('T', " "))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn print_table(rows: &[Profile], size: bool) {
+    let mut table: Vec<Vec<String>> = vec![
+        [
+            "ACCOUNT",
+            "SOURCE",
+            "KIND",
+            "SID",
+            "PATH",
+            "LAST USED",
+            "ADMIN",
+            "STATE",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    ];
+    if size {
+        table[0].push("SIZE".into());
+    }
+    for p in rows {
+        let mut row = vec![
+            p.account.clone(),
+            p.account_source
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| "-".into()),
+            format!("{:?}", p.kind).to_lowercase(),
+            p.key.clone(),
+            p.path.clone().unwrap_or_else(|| "-".into()),
+            date(p.last_used),
+            if p.local_admin {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+            state_text(&p.states),
+        ];
+        if size {
+            row.push(p.size.map(human_size).unwrap_or_else(|| "-".into()));
+        }
+        table.push(row);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in &table {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    if rows.is_empty() {
+        println!("(no profiles)");
+    }
+}

@@ -1,0 +1,108 @@
+//! Windows paths on a mounted volume. Windows compares path components without regard
+//! to case; an ntfs-3g mount does not, so every component is matched the Windows way.
+//! Windows paths from the registry (`C:\Users\alice`, `%SystemDrive%\Users`) are mapped
+//! onto the volume without assuming it was `C:`.
+
+use std::path::{Path, PathBuf};
+
+/// Finds `relative` (components separated by `\` or `/`) under `root`, matching each
+/// component case-insensitively when the exact name does not exist. Returns the path
+/// that would exist, or `None` when some component is missing.
+pub fn resolve(root: &Path, relative: &str) -> Option<PathBuf> {
+    let mut path = root.to_path_buf();
+    for part in relative
+        .split(['\\', '/'])
+        .filter(|p| !p.is_empty() && *p != ".")
+    {
+        let exact = path.join(part);
+        if std::fs::symlink_metadata(&exact).is_ok() {
+            path = exact;
+            continue;
+        }
+        let wanted = fold(part);
+        let found = std::fs::read_dir(&path)
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_str().is_some_and(|n| fold(n) == wanted))?;
+        path = found.path();
+    }
+    Some(path)
+}
+
+/// Like [`resolve`], but a missing last component is returned with the given spelling
+/// (for files about to be created), as long as its parent exists.
+pub fn resolve_for_create(root: &Path, relative: &str) -> Option<PathBuf> {
+    if let Some(p) = resolve(root, relative) {
+        return Some(p);
+    }
+    let trimmed = relative.trim_end_matches(['\\', '/']);
+    let (parent, name) = trimmed.rsplit_once(['\\', '/']).unwrap_or(("", trimmed));
+    Some(resolve(root, parent)?.join(name))
+}
+
+/// Case folding for comparisons, the way NTFS's upcase table does for common text.
+fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_uppercase).collect()
+}
+
+/// Expands the environment variables Windows stores in profile paths.
+pub fn expand(path: &str) -> String {
+    let mut out = path.to_string();
+    for (var, value) in [
+        ("%SYSTEMDRIVE%", "C:"),
+        ("%SYSTEMROOT%", r"C:\Windows"),
+        ("%WINDIR%", r"C:\Windows"),
+        ("%PROGRAMDATA%", r"C:\ProgramData"),
+    ] {
+        while let Some(at) = out.to_uppercase().find(var) {
+            out.replace_range(at..at + var.len(), value);
+        }
+    }
+    out
+}
+
+/// The part of a Windows path below its drive (`C:\Users\a` → `Users\a`); `None` for
+/// paths that are not on a local drive (UNC `\\server\share`, relative paths).
+pub fn below_drive(windows_path: &str) -> Option<&str> {
+    let b = windows_path.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return Some(windows_path[2..].trim_start_matches('\\'));
+    }
+    None
+}
+
+/// True for UNC paths (`\\server\share\…`), which a local conversion cannot reach.
+pub fn is_unc(windows_path: &str) -> bool {
+    windows_path.starts_with(r"\\") && !windows_path.starts_with(r"\\?\")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_ignoring_case() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("Windows/System32/config")).unwrap();
+        std::fs::write(dir.path().join("Windows/System32/config/SOFTWARE"), b"").unwrap();
+        let p = resolve(dir.path(), r"windows\system32\CONFIG\software").unwrap();
+        assert_eq!(p, dir.path().join("Windows/System32/config/SOFTWARE"));
+        assert!(resolve(dir.path(), r"Windows\nope").is_none());
+        assert_eq!(
+            resolve_for_create(dir.path(), r"WINDOWS\new.txt").unwrap(),
+            dir.path().join("Windows/new.txt")
+        );
+    }
+
+    #[test]
+    fn windows_paths_map_below_any_drive() {
+        assert_eq!(below_drive(r"D:\Users\bob"), Some(r"Users\bob"));
+        assert_eq!(below_drive(r"\\srv\share\bob"), None);
+        assert!(is_unc(r"\\srv\share\bob"));
+        assert_eq!(expand(r"%SystemDrive%\Users"), r"C:\Users");
+        assert_eq!(
+            expand(r"%systemroot%\system32\config\systemprofile"),
+            r"C:\Windows\system32\config\systemprofile"
+        );
+    }
+}
