@@ -13,6 +13,7 @@
 //! # Ok::<(), engine::Error>(())
 //! ```
 
+pub mod convert;
 pub mod error;
 pub mod host;
 pub mod offline;
