@@ -1,4 +1,5 @@
 //! `admu acl …` on a real NTFS volume (ntfs-3g test bed).
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 use std::process::{Command, Output};

@@ -1,4 +1,5 @@
 //! The binary's contract with scripts: version, help and usage errors.
+#![cfg(test)]
 
 use std::process::Command;
 

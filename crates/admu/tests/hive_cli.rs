@@ -1,5 +1,6 @@
 //! `admu hive …` as scripts use it: output shapes, exit codes, and files left alone on
 //! dry runs and errors.
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -135,7 +135,7 @@ pub fn discover(host: &dyn Host, options: DiscoverOptions) -> Result<Vec<Profile
             host_path.as_ref(),
             hive_path.as_ref(),
         );
-        let last_used = profile_times(&key).or_else(|| hive_path.as_ref().and_then(|p| mtime(p)));
+        let last_used = profile_times(&key).or_else(|| hive_path.as_ref().and_then(mtime));
         let size = match (&host_path, options.size) {
             (Some(p), true) => Some(tree_size(p)),
             _ => None,

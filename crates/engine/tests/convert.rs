@@ -1,4 +1,5 @@
 //! Converting real user hives from one SID to another.
+#![cfg(test)]
 
 use engine::convert::{Conversion, Marker, UserHive, convert_user_hive, read_marker};
 use engine::userchoice::user_choice_hash;

@@ -1,4 +1,5 @@
 //! Profile discovery on volumes built from real hives and on broken volumes.
+#![cfg(test)]
 
 use std::path::Path;
 

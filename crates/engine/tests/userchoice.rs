@@ -1,5 +1,6 @@
 //! Every UserChoice hash Windows wrote in a real Windows 10 NTUSER.DAT is reproduced
 //! from the SID, the ProgId and the key's last-write time.
+#![cfg(test)]
 
 use engine::userchoice::user_choice_hash;
 use hive::Hive;

@@ -177,14 +177,21 @@ impl Checker<'_> {
         *self.sk_users.entry(key.security_offset()).or_insert(0) += 1;
 
         // Class name.
-        if key.class_offset() != NULL && self.claim(key.class_offset(), "class name") {
-            if let Err(e) = key.class_bytes() {
-                self.error(off, format!("class name: {e}"));
-            }
+        if key.class_offset() != NULL
+            && self.claim(key.class_offset(), "class name")
+            && let Err(e) = key.class_bytes()
+        {
+            self.error(off, format!("class name: {e}"));
         }
 
         // Values.
         let values_list = key.value_list_offset();
+        if key.value_count() > 0 && values_list == NULL {
+            self.error(
+                off,
+                format!("key says it has {} values but has no value list", key.value_count()),
+            );
+        }
         if key.value_count() > 0 && self.claim(values_list, "value list") {
             match key.values() {
                 Ok(values) => {
@@ -227,6 +234,13 @@ impl Checker<'_> {
             return;
         }
         let list = key.subkey_list_offset();
+        if list == NULL {
+            self.error(
+                off,
+                format!("key says it has {} subkeys but has no subkey list", key.subkey_count()),
+            );
+            return;
+        }
         if !self.claim_subkey_list(list) {
             return;
         }

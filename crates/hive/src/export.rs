@@ -279,7 +279,7 @@ fn write_json_key(w: &mut dyn Write, key: Key<'_>, path: &str) -> Result<()> {
             text.push(',');
         }
         let kind = v.kind();
-        let type_name = types::name(kind).map_or_else(|| kind.to_string(), |n| json_string(n));
+        let type_name = types::name(kind).map_or_else(|| kind.to_string(), json_string);
         text.push_str(&format!(
             "{{\"name\":{},\"type\":{type_name}",
             json_string(&v.name())

@@ -193,7 +193,7 @@ impl Hive {
         if cell == NULL {
             return Err(Error::corrupt(cell, "null cell offset"));
         }
-        if cell % 8 != 0 {
+        if !cell.is_multiple_of(8) {
             return Err(Error::corrupt(cell, "cell offset is not 8-byte aligned"));
         }
         let bin = self
@@ -329,7 +329,7 @@ fn read_base_block(data: &[u8]) -> Result<BaseInfo> {
 
 /// Walks the bin headers and returns the bins; they must tile `[0, bins_size)` exactly.
 fn index_bins(data: &[u8], bins_size: u32) -> Result<Vec<Bin>> {
-    if bins_size % 4096 != 0 || bins_size == 0 {
+    if !bins_size.is_multiple_of(4096) || bins_size == 0 {
         return Err(Error::Corrupt {
             offset: off::BINS_SIZE as u64,
             reason: format!("hive bins size {bins_size:#x} is not a positive multiple of 4096"),
@@ -360,7 +360,7 @@ fn index_bins(data: &[u8], bins_size: u32) -> Result<Vec<Bin>> {
                 format!("hive bin says it is at {offset:#x}"),
             ));
         }
-        if size == 0 || size % 4096 != 0 || size > bins_size - pos {
+        if size == 0 || !size.is_multiple_of(4096) || size > bins_size - pos {
             return Err(Error::corrupt(
                 pos,
                 format!("hive bin size {size:#x} is invalid"),

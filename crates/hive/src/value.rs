@@ -260,7 +260,7 @@ pub fn utf16_until_nul(bytes: &[u8]) -> String {
 /// Decodes data by type. Bytes that do not fit the type come back as [`Data::Bytes`].
 pub fn decode(kind: u32, bytes: &[u8]) -> Data {
     match kind {
-        types::SZ | types::EXPAND_SZ | types::LINK if bytes.len() % 2 == 0 => {
+        types::SZ | types::EXPAND_SZ | types::LINK if bytes.len().is_multiple_of(2) => {
             let s = utf16_until_nul(bytes);
             match kind {
                 types::SZ => Data::String(s),
@@ -268,7 +268,7 @@ pub fn decode(kind: u32, bytes: &[u8]) -> Data {
                 _ => Data::Link(s),
             }
         }
-        types::MULTI_SZ if bytes.len() % 2 == 0 => {
+        types::MULTI_SZ if bytes.len().is_multiple_of(2) => {
             let units: Vec<u16> = bytes
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))

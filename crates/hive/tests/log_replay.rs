@@ -1,5 +1,6 @@
 //! Log replay against real Windows hives and logs from /work/shared/fixtures
 //! (see its README). Each test skips with a message when the fixtures are absent.
+#![cfg(test)]
 #![allow(
     clippy::unwrap_used,
     clippy::panic,

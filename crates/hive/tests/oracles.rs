@@ -1,6 +1,7 @@
 //! Our reader and writer judged by readers we did not write: hivex (libhivex, C) for
 //! exact bytes and order, regipy (Python) for decoded values. Every fixture hive is read
 //! as it is (no logs, the way hivex reads it) and, after replay + save, as we write it.
+#![cfg(test)]
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
@@ -125,7 +126,7 @@ fn assert_regipy_agrees(python: &Path, file: &Path, ours: &Listing, label: &str)
                     );
                     compared += 1;
                 }
-                ("REG_SZ", 1) if bytes.len() % 2 == 0 => {
+                ("REG_SZ", 1) if bytes.len().is_multiple_of(2) => {
                     if let Some(s) = t[2].as_str() {
                         let decoded = hive::value::utf16_until_nul(&bytes);
                         assert_eq!(

@@ -1,5 +1,6 @@
 //! Reading real hives: log replay results seen through keys and values, lookups the way
 //! Windows compares names, and value decoding.
+#![cfg(test)]
 
 use hive::{Data, Hive, OpenOptions};
 

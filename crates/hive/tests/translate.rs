@@ -2,6 +2,7 @@
 //! with winstructs decoding the descriptors) and hivex read every key and value
 //! unchanged, and every descriptor equals the old one with the new SID exactly where
 //! the old one was.
+#![cfg(test)]
 #![cfg(unix)]
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use notatin::parser_builder::ParserBuilder;
 /// Per key (full path): values as text, and the key's descriptor as winstructs decodes it.
 type NotatinView = BTreeMap<String, (Vec<String>, String)>;
 
+#[allow(clippy::unnecessary_to_owned, reason = "notatin wants owned, 'static paths")]
 fn notatin_view(file: &Path, logs: &[&Path]) -> NotatinView {
     let mut builder = ParserBuilder::from_path(file.to_path_buf());
     for log in logs {

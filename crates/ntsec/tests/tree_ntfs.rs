@@ -1,6 +1,7 @@
 //! Translating a profile-like tree on a real NTFS volume (ntfs-3g), judged by ntfs-3g's
 //! own auditor on the unmounted image: every descriptor is exactly what it should be and
 //! nothing else changed.
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
 //! The NTFS test bed itself: a descriptor written through ntfs-3g survives a remount
 //! byte for byte, and ntfs-3g's own auditor reads it from the unmounted image.
+#![cfg(test)]
 #![cfg(target_os = "linux")]
 
 use testbed::{NtfsImage, read_ntfs_acl, write_ntfs_acl};

@@ -121,7 +121,7 @@ impl Shared<'_> {
     /// Reads, translates and (unless dry) writes one entry's descriptor.
     fn handle(&self, path: &Path, buf: &mut Vec<u8>) {
         let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
-        if seen % 1024 == 0
+        if seen.is_multiple_of(1024)
             && let Some(progress) = self.options.progress
         {
             progress(&self.progress());
