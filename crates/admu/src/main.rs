@@ -34,6 +34,8 @@ struct Cli {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Local accounts of an offline Windows volume: list them, add one (experimental).
+    Accounts(cmd::accounts::AccountsArgs),
     /// The profiles on a machine: account, SID, kind, path, last use, admin, state.
     List(cmd::list::ListArgs),
     /// Registry hive files: info, export, sids, translate, check.
@@ -41,6 +43,8 @@ enum Command {
     /// File and folder security descriptors on a mounted NTFS volume: show, translate.
     #[cfg(target_os = "linux")]
     Acl(cmd::acl::AclArgs),
+    /// Build a realistic synthetic Windows 10/11 system volume (demos, tests, benchmarks).
+    Sample(cmd::sample::SampleArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,9 +77,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<Exit, CommandError> {
     tracing::debug!(version = env!("CARGO_PKG_VERSION"), "admu started");
     match cli.command {
+        Command::Accounts(args) => cmd::accounts::run(args, cli.json),
         Command::List(args) => cmd::list::run(args, cli.json),
         Command::Hive(args) => cmd::hive::run(args, cli.json),
         #[cfg(target_os = "linux")]
         Command::Acl(args) => cmd::acl::run(args, cli.json),
+        Command::Sample(args) => cmd::sample::run(args, cli.json),
     }
 }

@@ -19,6 +19,7 @@ pub struct OfflineHost {
     system: OnceCell<Hive>,
     sam: OnceCell<Hive>,
     security: OnceCell<Hive>,
+    accounts: OnceCell<sam::Sam>,
     #[cfg(target_os = "linux")]
     file_security: Option<ntsec::files::NtfsXattr>,
 }
@@ -54,7 +55,17 @@ impl OfflineHost {
             system: OnceCell::new(),
             sam: OnceCell::new(),
             security: OnceCell::new(),
+            accounts: OnceCell::new(),
         })
+    }
+
+    /// The local accounts database, read once.
+    pub fn sam(&self) -> Result<&sam::Sam> {
+        if let Some(s) = self.accounts.get() {
+            return Ok(s);
+        }
+        let opened = crate::sam_offline::open(self)?;
+        Ok(self.accounts.get_or_init(|| opened))
     }
 
     /// The volume's mount point.

@@ -1,23 +1,57 @@
-//! Local accounts of an offline volume, read from its SAM and SYSTEM hives.
+//! Local accounts of an offline volume, read from its SAM and SYSTEM hives through
+//! `crates/sam`.
 
 use ntsec::Sid;
 
 use crate::error::{Error, Result};
-use crate::host::LocalUser;
+use crate::host::{LocalUser, MachineHive};
 use crate::offline::OfflineHost;
 
-pub(crate) fn machine_sid(_host: &OfflineHost) -> Result<Sid> {
-    Err(Error::Accounts("SAM reading is not wired in yet".into()))
+fn accounts_err(e: sam::Error) -> Error {
+    Error::Accounts(e.to_string())
 }
 
-pub(crate) fn computer_name(_host: &OfflineHost) -> Result<String> {
-    Err(Error::Accounts("SAM reading is not wired in yet".into()))
+/// Opens the SAM (with SYSTEM when present, for the computer name and the boot key).
+pub(crate) fn open(host: &OfflineHost) -> Result<sam::Sam> {
+    let sam_path = host.hive_path(MachineHive::Sam)?;
+    match host.hive_path(MachineHive::System) {
+        Ok(system) => sam::Sam::open_with_system(&sam_path, &system).map_err(accounts_err),
+        Err(_) => sam::Sam::open(&sam_path).map_err(accounts_err),
+    }
 }
 
-pub(crate) fn users(_host: &OfflineHost) -> Result<Vec<LocalUser>> {
-    Err(Error::Accounts("SAM reading is not wired in yet".into()))
+pub(crate) fn machine_sid(host: &OfflineHost) -> Result<Sid> {
+    host.sam()?.machine_sid().map_err(accounts_err)
 }
 
-pub(crate) fn alias_members(_host: &OfflineHost, _alias: u32) -> Result<Vec<Sid>> {
-    Err(Error::Accounts("SAM reading is not wired in yet".into()))
+pub(crate) fn computer_name(host: &OfflineHost) -> Result<String> {
+    host.sam()?
+        .system()
+        .and_then(|s| s.computer_name.clone())
+        .ok_or_else(|| Error::Accounts("the SYSTEM hive names no computer".into()))
+}
+
+pub(crate) fn users(host: &OfflineHost) -> Result<Vec<LocalUser>> {
+    Ok(host
+        .sam()?
+        .users()
+        .map_err(accounts_err)?
+        .into_iter()
+        .map(|u| LocalUser {
+            disabled: u.disabled(),
+            name: u.name,
+            rid: u.rid,
+            sid: u.sid,
+            full_name: u.full_name,
+            last_logon: u.last_logon,
+        })
+        .collect())
+}
+
+pub(crate) fn alias_members(host: &OfflineHost, alias: u32) -> Result<Vec<Sid>> {
+    Ok(host
+        .sam()?
+        .alias(sam::AliasDomain::Builtin, alias)
+        .map_err(accounts_err)?
+        .members)
 }

@@ -1,9 +1,11 @@
 //! The `admu` subcommands, one module per command group.
 
+pub mod accounts;
 #[cfg(target_os = "linux")]
 pub mod acl;
 pub mod hive;
 pub mod list;
+pub mod sample;
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
