@@ -38,6 +38,14 @@ enum Command {
     Accounts(cmd::accounts::AccountsArgs),
     /// The profiles on a machine: account, SID, kind, path, last use, admin, state.
     List(cmd::list::ListArgs),
+    /// Every preflight check of a migration, pass or fail with the reason; changes nothing.
+    Check(cmd::migrate::CheckArgs),
+    /// Convert a domain or Entra profile in place to a local account (journaled).
+    Migrate(Box<cmd::migrate::MigrateArgs>),
+    /// Undo a completed migration exactly.
+    Revert(cmd::migrate::RevertArgs),
+    /// Roll back an interrupted migration from its journal.
+    Recover(cmd::migrate::RecoverArgs),
     /// Registry hive files: info, export, sids, translate, check.
     Hive(cmd::hive::HiveArgs),
     /// File and folder security descriptors on a mounted NTFS volume: show, translate.
@@ -79,6 +87,10 @@ fn run(cli: Cli) -> Result<Exit, CommandError> {
     match cli.command {
         Command::Accounts(args) => cmd::accounts::run(args, cli.json),
         Command::List(args) => cmd::list::run(args, cli.json),
+        Command::Check(args) => cmd::migrate::check(args, cli.json),
+        Command::Migrate(args) => cmd::migrate::migrate(*args, cli.json),
+        Command::Revert(args) => cmd::migrate::revert(args, cli.json),
+        Command::Recover(args) => cmd::migrate::recover(args, cli.json),
         Command::Hive(args) => cmd::hive::run(args, cli.json),
         #[cfg(target_os = "linux")]
         Command::Acl(args) => cmd::acl::run(args, cli.json),

@@ -109,6 +109,10 @@ pub trait Accounts {
     /// Members of a builtin alias (544 Administrators, 545 Users, …), including foreign
     /// (domain, Entra) SIDs.
     fn alias_members(&self, alias_rid: u32) -> Result<Vec<Sid>>;
+    /// The builtin aliases `sid` is a direct member of, by RID.
+    fn builtin_aliases_of(&self, sid: &Sid) -> Result<Vec<u32>>;
+    /// Who already holds `name` (a user, group or alias, ignoring case), if anyone.
+    fn name_in_use(&self, name: &str) -> Result<Option<String>>;
 }
 
 /// The Windows volume: where Windows paths are and how to read file security.
@@ -124,4 +128,114 @@ pub trait Volume {
 pub trait Host: Registry + Accounts + Volume {
     /// A short description for messages ("offline volume /mnt/win").
     fn describe(&self) -> String;
+}
+
+/// A new local account.
+#[derive(Clone)]
+pub struct NewAccount<'a> {
+    pub name: &'a str,
+    pub full_name: &'a str,
+    pub comment: &'a str,
+    pub password: &'a str,
+    /// Also a member of Administrators.
+    pub admin: bool,
+}
+
+impl std::fmt::Debug for NewAccount<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("name", &self.name)
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changing local accounts. Each call is complete on return (offline: the SAM is saved
+/// atomically), so the journal can record it as done.
+pub trait AccountsEdit: Accounts {
+    /// Creates a local user (member of Users, and of Administrators when asked).
+    fn create_user(&mut self, new: &NewAccount<'_>) -> Result<LocalUser>;
+    /// Deletes a local user (for revert).
+    fn delete_user(&mut self, rid: u32) -> Result<()>;
+    /// Adds a member to a builtin alias; false when it already was one.
+    fn add_alias_member(&mut self, alias_rid: u32, member: &Sid) -> Result<bool>;
+    /// Removes a member from a builtin alias; false when it was not one.
+    fn remove_alias_member(&mut self, alias_rid: u32, member: &Sid) -> Result<bool>;
+}
+
+/// One change to a machine hive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum RegEdit {
+    CreateKey {
+        path: String,
+    },
+    /// Deletes a key and everything below it.
+    DeleteKey {
+        path: String,
+    },
+    SetValue {
+        path: String,
+        name: String,
+        kind: u32,
+        #[serde(with = "hex_bytes")]
+        data: Vec<u8>,
+    },
+    DeleteValue {
+        path: String,
+        name: String,
+    },
+}
+
+/// Bytes as a hex string in the journal.
+pub mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() % 2 != 0 {
+            return Err(serde::de::Error::custom("odd hex length"));
+        }
+        (0..text.len() / 2)
+            .map(|i| {
+                u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
+}
+
+/// Changing the machine registry.
+pub trait RegistryEdit: Registry {
+    /// Applies the edits to one machine hive, all or nothing.
+    fn apply(&mut self, hive: MachineHive, edits: &[RegEdit]) -> Result<()>;
+}
+
+/// Writing files of the volume the way the engine needs for hives.
+pub trait VolumeEdit: Volume {
+    /// Gives `to` the security descriptor and attributes of `from` (see
+    /// `ntsec::files::NtfsXattr::copy_metadata`); a no-op where the volume keeps none.
+    fn copy_metadata(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()>;
+    /// Free bytes on the volume.
+    fn free_space(&self) -> Result<u64>;
+}
+
+/// Machine hives that are plain files the engine may back up and restore byte for byte
+/// (offline). A live host, whose machine hives are loaded, returns `None` and the
+/// engine undoes its changes logically instead.
+pub trait MachineHiveFiles {
+    /// The file of a machine hive, when it can be replaced as a file.
+    fn machine_hive_file(&self, which: MachineHive) -> Option<PathBuf>;
+}
+
+/// Everything a migration needs: reading and changing accounts, registry and files.
+pub trait MigrationHost:
+    Host + AccountsEdit + RegistryEdit + VolumeEdit + MachineHiveFiles
+{
+    /// A path on the system volume given relative to its root (`ProgramData\admu\…`),
+    /// for the journal; missing last components are allowed (to be created).
+    fn volume_root_path(&self, relative: &str) -> Option<PathBuf>;
 }

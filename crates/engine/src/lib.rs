@@ -17,6 +17,7 @@ pub mod convert;
 pub mod error;
 pub mod host;
 pub mod journal;
+pub mod migrate;
 pub mod offline;
 pub mod paths;
 pub mod profiles;

@@ -8,7 +8,10 @@ use hive::Hive;
 use ntsec::FileSecurity;
 
 use crate::error::{Error, Result};
-use crate::host::{Accounts, Host, LocalUser, MachineHive, RegKey, RegValue, Registry, Volume};
+use crate::host::{
+    Accounts, AccountsEdit, Host, LocalUser, MachineHive, MachineHiveFiles, NewAccount, RegEdit,
+    RegKey, RegValue, Registry, RegistryEdit, Volume, VolumeEdit,
+};
 use crate::paths;
 
 /// A mounted Windows volume.
@@ -208,10 +211,201 @@ impl Accounts for OfflineHost {
     fn alias_members(&self, alias_rid: u32) -> Result<Vec<ntsec::Sid>> {
         crate::sam_offline::alias_members(self, alias_rid)
     }
+    fn builtin_aliases_of(&self, sid: &ntsec::Sid) -> Result<Vec<u32>> {
+        crate::sam_offline::builtin_aliases_of(self, sid)
+    }
+    fn name_in_use(&self, name: &str) -> Result<Option<String>> {
+        crate::sam_offline::name_in_use(self, name)
+    }
 }
 
 impl Host for OfflineHost {
     fn describe(&self) -> String {
         format!("offline volume {}", self.root.display())
+    }
+}
+
+impl crate::host::MigrationHost for OfflineHost {
+    fn volume_root_path(&self, relative: &str) -> Option<PathBuf> {
+        crate::paths::resolve_for_create(&self.root, relative)
+    }
+}
+
+impl OfflineHost {
+    /// Forgets cached copies after a write, so the next read sees the file.
+    fn invalidate(&mut self, which: MachineHive) {
+        match which {
+            MachineHive::Software => self.software = OnceCell::new(),
+            MachineHive::System => self.system = OnceCell::new(),
+            MachineHive::Sam => self.sam = OnceCell::new(),
+            MachineHive::Security => self.security = OnceCell::new(),
+        }
+        if matches!(which, MachineHive::Sam | MachineHive::System) {
+            self.accounts = OnceCell::new();
+        }
+    }
+
+    /// Saves a hive over `path`, keeping the file's descriptor and attributes.
+    pub fn save_hive(&self, hive: &mut Hive, path: &Path) -> Result<hive::SaveReport> {
+        let keep = |tmp: &Path, target: &Path| self.copy_metadata(target, tmp);
+        let options = hive::SaveOptions {
+            before_rename: Some(&keep),
+            ..hive::SaveOptions::default()
+        };
+        hive.save_with(options).map_err(|source| Error::Hive {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    fn edit_sam(&mut self, f: impl FnOnce(&mut sam::Sam) -> sam::Result<()>) -> Result<()> {
+        let mut opened = crate::sam_offline::open(self)?;
+        let sam_path = self.hive_path(MachineHive::Sam)?;
+        f(&mut opened).map_err(|e| Error::Accounts(e.to_string()))?;
+        let keep = |tmp: &Path, target: &Path| self.copy_metadata(target, tmp);
+        opened
+            .save_with(hive::SaveOptions {
+                before_rename: Some(&keep),
+                ..hive::SaveOptions::default()
+            })
+            .map_err(|e| Error::Accounts(format!("{}: {e}", sam_path.display())))?;
+        self.invalidate(MachineHive::Sam);
+        Ok(())
+    }
+}
+
+impl AccountsEdit for OfflineHost {
+    fn create_user(&mut self, new: &NewAccount<'_>) -> Result<LocalUser> {
+        let mut created = None;
+        self.edit_sam(|sam| {
+            let user = sam.create_user(&sam::NewUser {
+                name: new.name,
+                full_name: new.full_name,
+                comment: new.comment,
+                password: Some(new.password),
+                admin: new.admin,
+                password_never_expires: false,
+                disabled: false,
+                setup_account: false,
+            })?;
+            created = Some(user);
+            Ok(())
+        })?;
+        let u = created.ok_or_else(|| Error::Accounts("the account was not created".into()))?;
+        Ok(LocalUser {
+            disabled: u.disabled(),
+            name: u.name,
+            rid: u.rid,
+            sid: u.sid,
+            full_name: u.full_name,
+            last_logon: u.last_logon,
+        })
+    }
+
+    fn delete_user(&mut self, rid: u32) -> Result<()> {
+        self.edit_sam(|sam| sam.delete_user(rid))
+    }
+
+    fn add_alias_member(&mut self, alias_rid: u32, member: &ntsec::Sid) -> Result<bool> {
+        let mut added = false;
+        self.edit_sam(|sam| {
+            added = sam.add_alias_member(sam::AliasDomain::Builtin, alias_rid, member)?;
+            Ok(())
+        })?;
+        Ok(added)
+    }
+
+    fn remove_alias_member(&mut self, alias_rid: u32, member: &ntsec::Sid) -> Result<bool> {
+        let mut removed = false;
+        self.edit_sam(|sam| {
+            removed = sam.remove_alias_member(sam::AliasDomain::Builtin, alias_rid, member)?;
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+}
+
+impl RegistryEdit for OfflineHost {
+    fn apply(&mut self, which: MachineHive, edits: &[RegEdit]) -> Result<()> {
+        let path = self.hive_path(which)?;
+        let wrap = |source| Error::Hive {
+            path: path.clone(),
+            source,
+        };
+        let mut hive = Hive::open(&path).map_err(wrap)?;
+        for edit in edits {
+            match edit {
+                RegEdit::CreateKey { path: key } => {
+                    hive.create_key_path(key).map_err(wrap)?;
+                }
+                RegEdit::DeleteKey { path: key } => {
+                    if let Some(k) = hive.key(key).map_err(wrap)? {
+                        let offset = k.offset();
+                        hive.delete_key(offset).map_err(wrap)?;
+                    }
+                }
+                RegEdit::SetValue {
+                    path: key,
+                    name,
+                    kind,
+                    data,
+                } => {
+                    let k = hive.require_key(key).map_err(wrap)?.offset();
+                    hive.set_value(k, name, *kind, data).map_err(wrap)?;
+                }
+                RegEdit::DeleteValue { path: key, name } => {
+                    let k = hive.require_key(key).map_err(wrap)?;
+                    if k.value(name).map_err(wrap)?.is_some() {
+                        let offset = k.offset();
+                        hive.delete_value(offset, name).map_err(wrap)?;
+                    }
+                }
+            }
+        }
+        let report = hive.check();
+        if !report.is_ok() {
+            let first = report
+                .findings
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_default();
+            return Err(Error::Invalid(format!(
+                "{}: the edited hive failed validation, nothing was written: {first}",
+                path.display()
+            )));
+        }
+        self.save_hive(&mut hive, &path)?;
+        self.invalidate(which);
+        Ok(())
+    }
+}
+
+impl VolumeEdit for OfflineHost {
+    fn copy_metadata(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some(backend) = &self.file_security {
+            return backend.copy_metadata(from, to);
+        }
+        let _ = (from, to);
+        Ok(())
+    }
+
+    fn free_space(&self) -> Result<u64> {
+        #[cfg(target_os = "linux")]
+        {
+            let st = rustix::fs::statvfs(&self.root).map_err(|e| Error::Io {
+                path: self.root.clone(),
+                source: e.into(),
+            })?;
+            Ok(st.f_bavail.saturating_mul(st.f_frsize))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Ok(u64::MAX)
+    }
+}
+
+impl MachineHiveFiles for OfflineHost {
+    fn machine_hive_file(&self, which: MachineHive) -> Option<PathBuf> {
+        self.hive_path(which).ok()
     }
 }

@@ -243,7 +243,9 @@ fn states_of(
     if path.is_some_and(|p| p.to_uppercase().ends_with(MIGRATED_SUFFIX)) {
         states.push(ProfileState::Migrated);
     }
-    if host_path.is_none() {
+    let migrated = states.contains(&ProfileState::Migrated);
+    if host_path.is_none() && !migrated {
+        // A migrated profile's old path is a marker (`….ADMU`), not a folder.
         states.push(ProfileState::MissingFolder);
     } else if hive_path.is_none() {
         states.push(ProfileState::MissingHive);

@@ -55,3 +55,22 @@ pub(crate) fn alias_members(host: &OfflineHost, alias: u32) -> Result<Vec<Sid>> 
         .map_err(accounts_err)?
         .members)
 }
+
+pub(crate) fn builtin_aliases_of(host: &OfflineHost, sid: &Sid) -> Result<Vec<u32>> {
+    Ok(host
+        .sam()?
+        .aliases_of(sid)
+        .map_err(accounts_err)?
+        .into_iter()
+        .filter(|a| a.domain == sam::AliasDomain::Builtin)
+        .map(|a| a.rid)
+        .collect())
+}
+
+pub(crate) fn name_in_use(host: &OfflineHost, name: &str) -> Result<Option<String>> {
+    match host.sam()?.check_name_free(name) {
+        Ok(()) => Ok(None),
+        Err(e @ sam::Error::NameTaken { .. }) => Ok(Some(e.to_string())),
+        Err(e) => Err(accounts_err(e)),
+    }
+}

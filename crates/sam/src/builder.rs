@@ -53,7 +53,7 @@ impl Default for PairSpec {
 }
 
 /// A generated pair. Add accounts through [`GeneratedPair::sam`], then write both files.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GeneratedPair {
     /// The SAM, opened with the SYSTEM's boot key (so accounts can be created).
     pub sam: Sam,
@@ -123,6 +123,18 @@ pub fn generate_pair(spec: &PairSpec) -> Result<GeneratedPair> {
         computer_name: spec.computer_name.clone(),
         fixed_time,
     })
+}
+
+impl std::fmt::Debug for GeneratedPair {
+    // The SYSTEM's bytes hold the boot key: keep them out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedPair")
+            .field("sam", &self.sam)
+            .field("machine_sid", &self.machine_sid)
+            .field("computer_name", &self.computer_name)
+            .field("fixed_time", &self.fixed_time)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GeneratedPair {

@@ -9,7 +9,7 @@ use ntsec::Sid;
 use crate::catalog::{self, RecordSd};
 use crate::crypto::{self, HashKind, KeyScheme};
 use crate::error::{Error, Result};
-use crate::layout::{UserF, UserV};
+use crate::layout::{self, UserF, UserV};
 use crate::names::validate_name;
 use crate::records::{self, Item, domain_f, f, v};
 use crate::rng::Random;
@@ -29,6 +29,10 @@ pub struct NewUser<'a> {
     pub admin: bool,
     pub password_never_expires: bool,
     pub disabled: bool,
+    /// Lay the account out as Windows setup (OOBE) creates the first user: its own ACE
+    /// first in the descriptor, no logon-hours bitmap, account expiry "never", and a
+    /// member of Administrators only (not of Users). For generated samples.
+    pub setup_account: bool,
 }
 
 impl std::fmt::Debug for NewUser<'_> {
@@ -41,6 +45,7 @@ impl std::fmt::Debug for NewUser<'_> {
             .field("admin", &self.admin)
             .field("password_never_expires", &self.password_never_expires)
             .field("disabled", &self.disabled)
+            .field("setup_account", &self.setup_account)
             .finish()
     }
 }
@@ -219,6 +224,12 @@ impl Sam {
         if new.admin {
             aliases.push(alias::ADMINISTRATORS);
         }
+        let (security, account_expires) = if new.setup_account {
+            aliases = vec![alias::ADMINISTRATORS];
+            (RecordSd::OobeUser, layout::NEVER)
+        } else {
+            (RecordSd::User, 0)
+        };
         let now = self.now();
         self.insert_user(&UserSpec {
             rid,
@@ -227,10 +238,10 @@ impl Sam {
             comment: new.comment,
             nt_hash: new.password.map(crypto::nt_hash),
             flags: word,
-            account_expires: 0,
+            account_expires,
             password_last_set: now,
-            security: RecordSd::User,
-            logon_hours: true,
+            security,
+            logon_hours: !new.setup_account,
             force_password_reset: true,
             aliases: &aliases,
         })?;
@@ -297,7 +308,8 @@ impl Sam {
     }
 
     /// Sets a user's password: a new NT hash entry (fresh salt), an empty LM entry,
-    /// `password last set` = now. History entries are kept as they are.
+    /// `password last set` = now, the `password expired` bit cleared. History entries
+    /// and other flags are kept as they are.
     pub fn set_password(&mut self, rid: u32, password: &str) -> Result<()> {
         if password.is_empty() {
             return Err(Error::Refused {
@@ -317,8 +329,7 @@ impl Sam {
             let now = sam.now();
             sam.edit_f(rid, |data| {
                 records::put_u64(data, f::PASSWORD_LAST_SET, now);
-                let word = records::u32_at(data, f::FLAGS).unwrap_or(0)
-                    & !(flags::PASSWORD_EXPIRED | flags::PASSWORD_NOT_REQUIRED);
+                let word = records::u32_at(data, f::FLAGS).unwrap_or(0) & !flags::PASSWORD_EXPIRED;
                 records::put_u32(data, f::FLAGS, word);
             })?;
             sam.update_domain_f(None)

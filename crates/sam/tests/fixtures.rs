@@ -258,6 +258,48 @@ fn created_users_have_the_shape_of_windows_own() {
             .collect()
     };
     assert_eq!(names(&pair.sam, ours.rid), names(&s, 1004), "value names");
+
+    // The first user, as setup (OOBE) creates it: turbinia's testuser (1000).
+    let setup = pair
+        .sam
+        .create_user(&NewUser {
+            name: "testuser",
+            full_name: "testuser",
+            password: Some("pw"),
+            password_never_expires: true,
+            setup_account: true,
+            ..NewUser::default()
+        })
+        .unwrap();
+    let (their_v, our_v) = (
+        value(&s, &key(1000), "V"),
+        value(&pair.sam, &key(setup.rid), "V"),
+    );
+    assert_eq!(shape(&our_v), shape(&their_v), "setup account: V");
+    let mut ours_f = mask(value(&pair.sam, &key(setup.rid), "F"));
+    let mut theirs_f = mask(value(&s, &key(1000), "F"));
+    // testuser has signed in: bad-password time, logon count and the word after it.
+    for f in [&mut ours_f, &mut theirs_f] {
+        f[0x28..0x30].fill(0);
+        f[0x40..0x48].fill(0);
+    }
+    assert_eq!(ours_f, theirs_f, "setup account: F");
+    let groups: Vec<String> = pair
+        .sam
+        .aliases_of(&setup.sid)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(groups, ["Administrators"]);
+    let sd = |rid| {
+        Variable::parse(&value(&pair.sam, &key(rid), "V"), 0, v::COUNT)
+            .unwrap()
+            .item(v::SECURITY)
+            .to_vec()
+    };
+    let expected = catalog::record_sd(RecordSd::OobeUser, Some(&setup.sid), true).unwrap();
+    assert_eq!(sd(setup.rid), expected);
 }
 
 #[test]

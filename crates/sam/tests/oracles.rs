@@ -272,9 +272,18 @@ fn generated_pairs_agree_with_every_oracle_after_every_write() {
                 ..NewUser::default()
             })
             .unwrap();
+        let owner = s
+            .create_user(&NewUser {
+                name: "owner",
+                password: Some("Owner-2024"),
+                setup_account: true,
+                ..NewUser::default()
+            })
+            .unwrap();
         s.save().unwrap();
         passwords.insert(alice.rid, "Alice pw 1");
         passwords.insert(bob.rid, "hunter2");
+        passwords.insert(owner.rid, "Owner-2024");
         assert_oracles_agree(&o, &files.sam, &files.system, &passwords, &label("create"));
 
         let mut s = open();

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod acl;
 pub mod hive;
 pub mod list;
+pub mod migrate;
 pub mod sample;
 
 /// Prints a value as pretty JSON on stdout.

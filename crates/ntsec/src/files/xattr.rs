@@ -65,3 +65,22 @@ impl FileSecurity for NtfsXattr {
         Ok(())
     }
 }
+
+impl NtfsXattr {
+    /// The xattr with a file's FILE_ATTRIBUTE_* bits (hidden, system, archive …).
+    const ATTRIBUTES: &'static str = "system.ntfs_attrib";
+
+    /// Gives `to` the security descriptor and the Windows attributes of `from`: a file
+    /// written anew and renamed over an old one (a saved hive) must keep what Windows
+    /// gave the old one, e.g. NTUSER.DAT's owner-only descriptor and its hidden bit.
+    pub fn copy_metadata(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut sd = Vec::new();
+        self.read(from, &mut sd)?;
+        self.write(to, &sd)?;
+        let mut attrib = [0u8; 4];
+        if let Ok(4) = rustix::fs::lgetxattr(from, Self::ATTRIBUTES, &mut attrib) {
+            rustix::fs::lsetxattr(to, Self::ATTRIBUTES, &attrib, rustix::fs::XattrFlags::empty())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,470 @@
+//! `admu check`, `admu migrate`, `admu revert`, `admu recover`: the journaled migration
+//! of a domain or Entra profile to a local account, and its undo.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use engine::migrate::{self, MigrateRequest, Secret, run::MigrateError};
+use engine::offline::OfflineHost;
+use serde::Serialize;
+
+use crate::cmd::print_json;
+use crate::exit::{CommandError, Exit};
+
+/// Where the Windows installation is.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The mounted Windows volume (offline mode).
+    #[arg(long, value_name = "VOLUME")]
+    root: PathBuf,
+}
+
+impl Target {
+    fn open(&self) -> Result<OfflineHost, CommandError> {
+        OfflineHost::open(&self.root).map_err(|e| CommandError::new(Exit::Failed, e))
+    }
+}
+
+/// Source and target of a migration.
+#[derive(Debug, Args)]
+pub struct Who {
+    /// The profile to convert: DOMAIN\user, AzureAD\user, or its SID.
+    #[arg(long, value_name = "ACCOUNT|SID")]
+    from: String,
+    /// The local account it becomes.
+    #[arg(long, value_name = "NAME")]
+    to: String,
+    /// Use an existing local account instead of creating one.
+    #[arg(long)]
+    to_existing: bool,
+}
+
+/// Every preflight check, pass or fail with its reason; nothing is changed.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    who: Who,
+    #[command(flatten)]
+    password: PasswordArgs,
+}
+
+/// The new account's password: never on the command line.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the new account's password from this file (first line).
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    password_file: Option<PathBuf>,
+    /// Read the new account's password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+}
+
+impl PasswordArgs {
+    fn read(&self) -> Result<Option<Secret>, CommandError> {
+        if let Some(file) = &self.password_file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("--password-file {}: cannot read it", file.display()))
+                .map_err(|e| CommandError::new(Exit::Usage, e))?;
+            let line = text.lines().next().unwrap_or("").to_string();
+            if line.is_empty() {
+                return Err(CommandError::new(
+                    Exit::Usage,
+                    anyhow::anyhow!(
+                        "--password-file {}: the first line is empty",
+                        file.display()
+                    ),
+                ));
+            }
+            return Ok(Some(Secret::new(line)));
+        }
+        if let Some(var) = &self.password_env {
+            let value = std::env::var(var).map_err(|_| {
+                CommandError::new(
+                    Exit::Usage,
+                    anyhow::anyhow!("--password-env {var}: the variable is not set"),
+                )
+            })?;
+            return Ok(Some(Secret::new(value)));
+        }
+        Ok(None)
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AclMode {
+    /// The old SID becomes the new one in every file descriptor.
+    Replace,
+    /// Keep the old SID's entries and add the same ones for the new SID.
+    Add,
+}
+
+/// Convert a domain or Entra profile in place to a local account, journaled.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    who: Who,
+    #[command(flatten)]
+    password: PasswordArgs,
+    /// Make the new account a local administrator.
+    #[arg(long)]
+    admin: bool,
+    /// Put the new account in the local groups the old account was in.
+    #[arg(long)]
+    keep_groups: bool,
+    #[arg(long, value_enum, default_value = "replace")]
+    acl_mode: AclMode,
+    /// More SID mappings OLD=NEW (e.g. the old domain's groups), for descriptors.
+    #[arg(long = "map", value_name = "OLD=NEW")]
+    maps: Vec<String>,
+    /// Leave the logon screen's last user as it is.
+    #[arg(long)]
+    no_default_user: bool,
+    /// Print the plan (every change, before and after); change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Worker threads for the profile tree.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+/// Undo a completed migration exactly.
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The local account a profile was migrated to.
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "sid",
+        conflicts_with = "sid"
+    )]
+    name: Option<String>,
+    /// The local account's SID.
+    #[arg(long, value_name = "SID")]
+    sid: Option<String>,
+    /// Say what would be undone; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Roll back an interrupted migration from its journal.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+fn request(who: &Who, password: Option<Secret>) -> MigrateRequest {
+    let mut req = MigrateRequest::new(&who.from, &who.to);
+    req.to_existing = who.to_existing;
+    req.password = password;
+    req
+}
+
+fn print_checks(checks: &[migrate::Check]) {
+    for c in checks {
+        println!(
+            "{} {}: {}",
+            if c.passed { "pass" } else { "FAIL" },
+            c.name,
+            c.reason
+        );
+    }
+}
+
+pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
+    let host = args.target.open()?;
+    let req = request(&args.who, args.password.read()?);
+    let pre = migrate::preflight(&host, &req)?;
+    if json {
+        print_json(&pre)?;
+    } else {
+        print_checks(&pre.checks);
+        let failed = pre.failures().count();
+        println!("{} checks, {} failed", pre.checks.len(), failed);
+    }
+    Ok(if pre.passed() {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    })
+}
+
+pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
+    let mut host = args.target.open()?;
+    let mut req = request(&args.who, args.password.read()?);
+    req.admin = args.admin;
+    req.keep_groups = args.keep_groups;
+    req.acl_mode = match args.acl_mode {
+        AclMode::Replace => ntsec::Mode::Replace,
+        AclMode::Add => ntsec::Mode::Add,
+    };
+    req.extra_map = ntsec::SidMap::from_pairs(args.maps.iter().map(String::as_str))
+        .map_err(|e| CommandError::new(Exit::Usage, anyhow::anyhow!("--map: {e}")))?;
+    req.set_default_user = !args.no_default_user;
+    req.threads = args.threads;
+
+    if args.dry_run {
+        let plan = migrate::plan(&host, &req)?;
+        if json {
+            print_json(&plan)?;
+        } else {
+            print_plan(&plan);
+        }
+        return Ok(if plan.preflight.passed() {
+            Exit::Ok
+        } else {
+            Exit::CheckFailed
+        });
+    }
+    match migrate::migrate(&mut host, &req) {
+        Ok(outcome) => {
+            if json {
+                print_json(&outcome)?;
+            } else {
+                print_outcome(&outcome);
+            }
+            Ok(Exit::Ok)
+        }
+        Err(MigrateError::Preflight(pre)) => {
+            if json {
+                print_json(&*pre)?;
+            } else {
+                print_checks(&pre.checks);
+            }
+            Err(CommandError::new(
+                Exit::CheckFailed,
+                MigrateError::Preflight(pre),
+            ))
+        }
+        Err(e @ MigrateError::Failed(_)) => Err(CommandError::new(Exit::Failed, e)),
+        Err(e @ MigrateError::RolledBack { .. }) => Err(CommandError::new(Exit::RolledBack, e)),
+        Err(e @ MigrateError::NeedsRecover { .. }) => Err(CommandError::new(Exit::NeedsRecover, e)),
+    }
+}
+
+fn print_plan(plan: &migrate::Plan) {
+    println!("Preflight:");
+    print_checks(&plan.preflight.checks);
+    if !plan.preflight.passed() {
+        println!("\nThe migration would not start: fix the failed checks first.");
+        return;
+    }
+    if let Some(a) = &plan.account {
+        println!("\nAccount:");
+        println!(
+            "  {} {} ({}){}",
+            if a.create { "create" } else { "use existing" },
+            a.name,
+            a.sid,
+            if a.admin {
+                ", member of Administrators"
+            } else {
+                ""
+            }
+        );
+        if !a.aliases.is_empty() {
+            println!(
+                "  also in the old account's local groups (RIDs): {:?}",
+                a.aliases
+            );
+        }
+    }
+    println!("\nSID map:");
+    for (old, new) in &plan.sid_map {
+        println!("  {old} -> {new}");
+    }
+    for (name, report) in [
+        ("NTUSER.DAT", &plan.ntuser),
+        ("UsrClass.dat", &plan.usrclass),
+    ] {
+        if let Some(r) = report {
+            println!("\n{name}:");
+            println!(
+                "  security cells: {} changed, used by {} keys ({} merged, {} moved)",
+                r.security.cells_changed,
+                r.security.keys_affected,
+                r.security.cells_merged,
+                r.security.cells_moved
+            );
+            if r.root_renamed {
+                println!("  root key renamed to <new SID>_Classes");
+            }
+            for k in &r.keys_renamed {
+                println!("  key renamed: {k}");
+            }
+            for v in &r.values_rewritten {
+                println!("  value rewritten: {v}");
+            }
+            if r.user_choice_rehashed > 0 {
+                println!("  UserChoice hashes recomputed: {}", r.user_choice_rehashed);
+            }
+        }
+    }
+    if let Some(f) = &plan.files {
+        println!(
+            "\nProfile folder: {} entries, {} descriptors would change, {} unreadable",
+            f.seen, f.changed, f.errors_total
+        );
+    }
+    for (name, changes) in [
+        ("ProfileList", &plan.profile_list),
+        ("LogonUI", &plan.logon_ui),
+    ] {
+        if changes.is_empty() {
+            continue;
+        }
+        println!("\n{name}:");
+        for c in changes {
+            println!(
+                "  {}\\{}: {} -> {}",
+                c.key.rsplit('\\').next().unwrap_or(&c.key),
+                c.value,
+                c.before.as_deref().unwrap_or("(none)"),
+                c.after.as_deref().unwrap_or("(deleted)")
+            );
+        }
+    }
+    println!("\nDry run: nothing was changed.");
+}
+
+fn print_outcome(o: &migrate::run::Outcome) {
+    println!("Migrated {} to local account {}", o.old_sid, o.account);
+    println!(
+        "  account:       {} {}",
+        if o.account_created {
+            "created"
+        } else {
+            "existing"
+        },
+        o.new_sid
+    );
+    println!(
+        "  NTUSER.DAT:    {} security cells, {} UserChoice hashes, {} values, {} keys renamed",
+        o.ntuser.security.cells_changed,
+        o.ntuser.user_choice_rehashed,
+        o.ntuser.values_rewritten.len(),
+        o.ntuser.keys_renamed.len()
+    );
+    println!(
+        "  UsrClass.dat:  {} security cells, root {}, {} values, {} keys renamed",
+        o.usrclass.security.cells_changed,
+        if o.usrclass.root_renamed {
+            "renamed"
+        } else {
+            "kept"
+        },
+        o.usrclass.values_rewritten.len(),
+        o.usrclass.keys_renamed.len()
+    );
+    println!(
+        "  files:         {} seen, {} descriptors changed, {} skipped",
+        o.tree.seen, o.tree.changed, o.tree.errors_total
+    );
+    println!(
+        "  ProfileList:   {} changes; LogonUI: {} changes",
+        o.profile_list.len(),
+        o.logon_ui.len()
+    );
+    println!("  journal:       {}", o.journal.display());
+    println!(
+        "Undo with: admu revert --root <VOLUME> --name {}",
+        o.account
+    );
+}
+
+#[derive(Serialize)]
+struct Undone {
+    action: &'static str,
+    migrations: Vec<migrate::Unfinished>,
+}
+
+pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
+    let mut host = args.target.open()?;
+    let who = args.name.or(args.sid).unwrap_or_default();
+    if args.dry_run {
+        let journals = migrate::find_journals(&host)?;
+        let found: Vec<migrate::Unfinished> = journals
+            .into_iter()
+            .filter(|j| {
+                j.status == "committed"
+                    && (j
+                        .account
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(&who))
+                        || j.new_sid
+                            .as_deref()
+                            .is_some_and(|s| s.eq_ignore_ascii_case(&who)))
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(CommandError::new(
+                Exit::Failed,
+                anyhow::anyhow!("nothing to revert for {who:?}: no committed migration to it"),
+            ));
+        }
+        if json {
+            print_json(&Undone {
+                action: "would revert",
+                migrations: found,
+            })?;
+        } else {
+            for j in &found {
+                println!(
+                    "would revert migration {}: {} back to {} (LogonUI, ProfileList, file descriptors, user hives, account)",
+                    j.id,
+                    j.account.as_deref().unwrap_or("?"),
+                    j.old_sid.as_deref().unwrap_or("?")
+                );
+            }
+            println!("Dry run: nothing was changed.");
+        }
+        return Ok(Exit::Ok);
+    }
+    let reverted = migrate::revert(&mut host, &who)?;
+    if json {
+        print_json(&Undone {
+            action: "reverted",
+            migrations: vec![reverted],
+        })?;
+    } else {
+        println!(
+            "Reverted migration {}: the profile belongs to {} again; account {} removed",
+            reverted.id,
+            reverted.old_sid.as_deref().unwrap_or("?"),
+            reverted.account.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn recover(args: RecoverArgs, json: bool) -> Result<Exit, CommandError> {
+    let mut host = args.target.open()?;
+    let done = migrate::recover(&mut host).map_err(|e| CommandError::new(Exit::NeedsRecover, e))?;
+    if json {
+        print_json(&Undone {
+            action: "rolled back",
+            migrations: done,
+        })?;
+    } else if done.is_empty() {
+        println!(
+            "Nothing to recover: no unfinished migration on {}",
+            args.target.root.display()
+        );
+    } else {
+        for j in &done {
+            println!(
+                "Rolled back unfinished migration {} (to {})",
+                j.id,
+                j.account.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
