@@ -411,6 +411,7 @@ fn convert_step(
     conversion: &Conversion,
     name: &str,
 ) -> Result<ConversionReport> {
+    corrupt_for_test(name, file);
     backup_hive(file, &journal.backup_dir(), name)?;
     journal.append(
         name,
@@ -448,6 +449,18 @@ fn convert_step(
         json!({"file": relative(root, file), "hash": hash, "report": detail(&report)}),
     )?;
     Ok(report)
+}
+
+/// Test hook (debug builds only): `ADMU_TEST_CORRUPT=<step>` truncates that step's
+/// hive just before the step reads it, as a hive found corrupt mid-run would be.
+fn corrupt_for_test(name: &str, file: &Path) {
+    if cfg!(debug_assertions)
+        && std::env::var("ADMU_TEST_CORRUPT").is_ok_and(|v| v == name)
+        && let Ok(meta) = std::fs::metadata(file)
+        && let Ok(f) = std::fs::OpenOptions::new().write(true).open(file)
+    {
+        let _ = f.set_len(meta.len() / 3);
+    }
 }
 
 /// How often the descriptor log is made durable when the new SID is brand new (a
