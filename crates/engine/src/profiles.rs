@@ -243,12 +243,13 @@ fn states_of(
     if path.is_some_and(|p| p.to_uppercase().ends_with(MIGRATED_SUFFIX)) {
         states.push(ProfileState::Migrated);
     }
-    let migrated = states.contains(&ProfileState::Migrated);
-    if host_path.is_none() && !migrated {
-        // A migrated profile's old path is a marker (`….ADMU`), not a folder.
-        states.push(ProfileState::MissingFolder);
-    } else if hive_path.is_none() {
-        states.push(ProfileState::MissingHive);
+    // A migrated profile's old path is a marker (`….ADMU`), not a folder.
+    if !states.contains(&ProfileState::Migrated) {
+        if host_path.is_none() {
+            states.push(ProfileState::MissingFolder);
+        } else if hive_path.is_none() {
+            states.push(ProfileState::MissingHive);
+        }
     }
     if states.is_empty() {
         states.push(ProfileState::Ok);
