@@ -2,10 +2,10 @@
 //! that a crash at any point can be rolled back (`recover`) and a completed migration
 //! undone (`revert`).
 //!
-//! Steps, each journaled (intent, then done) with the backups it needs:
-//! 1. preflight (nothing changed); 2. the local account; 3. NTUSER.DAT and
-//! UsrClass.dat (descriptors, SID-named keys and values, UserChoice hashes, marker);
-//! 4. the profile tree's descriptors; 5. ProfileList; 6. LogonUI; 7. commit.
+//! Steps, each journaled (intent, then done) with the backups it needs: preflight
+//! (nothing changed); the local account; NTUSER.DAT and UsrClass.dat (descriptors,
+//! SID-named keys and values, UserChoice hashes, marker); the profile tree's
+//! descriptors; ProfileList; LogonUI; commit.
 //!
 //! Recovery policy: an interrupted migration is always rolled **back**, whatever step
 //! it reached. Every step keeps what it needs to be undone exactly (file backups taken

@@ -122,7 +122,7 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
             if migrated {
                 format!("{path} ends with .ADMU/.WORKGROUP: this profile was already migrated")
             } else {
-                format!("{path}")
+                path.clone()
             },
         );
         let refcount = profile_refcount(host, &p.key)?;

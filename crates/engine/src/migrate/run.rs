@@ -61,13 +61,13 @@ pub enum MigrateError {
     /// A preflight check failed; nothing was changed.
     Preflight(Box<Preflight>),
     /// Something failed before any change (nothing to roll back).
-    Failed(Error),
+    Failed(Box<Error>),
     /// A step failed and everything was rolled back.
-    RolledBack { error: Error, journal: PathBuf },
+    RolledBack { error: Box<Error>, journal: PathBuf },
     /// A step failed and the rollback failed too: run `admu recover`.
     NeedsRecover {
-        error: Error,
-        rollback: Error,
+        error: Box<Error>,
+        rollback: Box<Error>,
         journal: PathBuf,
     },
 }
@@ -144,22 +144,22 @@ pub fn migrate<H: MigrationHost>(
     host: &mut H,
     req: &MigrateRequest,
 ) -> std::result::Result<Outcome, MigrateError> {
-    let pre = preflight(host, req).map_err(MigrateError::Failed)?;
+    let pre = preflight(host, req).map_err(|e| MigrateError::Failed(Box::new(e)))?;
     if !pre.passed() {
         return Err(MigrateError::Preflight(Box::new(pre)));
     }
     let (Some(source), Some(hives)) = (pre.source.clone(), pre.hives.clone()) else {
-        return Err(MigrateError::Failed(Error::Invalid(
+        return Err(MigrateError::Failed(Box::new(Error::Invalid(
             "preflight found no source profile".into(),
-        )));
+        ))));
     };
-    let old_sid = profile_sid(&source).map_err(MigrateError::Failed)?;
-    let root = volume_root(host).map_err(MigrateError::Failed)?;
+    let old_sid = profile_sid(&source).map_err(|e| MigrateError::Failed(Box::new(e)))?;
+    let root = volume_root(host).map_err(|e| MigrateError::Failed(Box::new(e)))?;
     let id = migration_id(&old_sid);
     let dir = migrations_dir(host)
-        .map_err(MigrateError::Failed)?
+        .map_err(|e| MigrateError::Failed(Box::new(e)))?
         .join(&id);
-    let mut journal = Journal::create(&dir).map_err(MigrateError::Failed)?;
+    let mut journal = Journal::create(&dir).map_err(|e| MigrateError::Failed(Box::new(e)))?;
     let begin = json!({
         "id": id,
         "from": req.from,
@@ -177,7 +177,7 @@ pub fn migrate<H: MigrationHost>(
     });
     journal
         .append(step::BEGIN, Phase::Intent, begin)
-        .map_err(MigrateError::Failed)?;
+        .map_err(|e| MigrateError::Failed(Box::new(e)))?;
     tracing::info!(migration = %id, "migration journal at {}", dir.display());
 
     match run_steps(
@@ -196,12 +196,12 @@ pub fn migrate<H: MigrationHost>(
             tracing::error!("{error}; rolling back");
             match super::undo::rollback(host, &mut journal) {
                 Ok(()) => Err(MigrateError::RolledBack {
-                    error,
+                    error: Box::new(error),
                     journal: dir,
                 }),
                 Err(rollback) => Err(MigrateError::NeedsRecover {
-                    error,
-                    rollback,
+                    error: Box::new(error),
+                    rollback: Box::new(rollback),
                     journal: dir,
                 }),
             }
