@@ -280,8 +280,21 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
     }
     if let Some(p) = &source {
         // The SID must parse for every later step.
-        if let Err(e) = profile_sid(p) {
-            c.add("source SID is valid", false, e.to_string());
+        match profile_sid(p) {
+            Err(e) => {
+                c.add("source SID is valid", false, e.to_string());
+            }
+            // The profile's SID always maps to the new account: a `--map` for it would
+            // be silently overridden.
+            Ok(old) => {
+                if let Some(to) = req.extra_map.get(&old) {
+                    c.add(
+                        "--map leaves the profile's own SID alone",
+                        false,
+                        format!("--map {old}={to}: the profile's SID maps to the new account"),
+                    );
+                }
+            }
         }
     }
     Ok(Preflight {

@@ -155,10 +155,18 @@ pub fn migrate<H: MigrationHost>(
     };
     let old_sid = profile_sid(&source).map_err(|e| MigrateError::Failed(Box::new(e)))?;
     let root = volume_root(host).map_err(|e| MigrateError::Failed(Box::new(e)))?;
-    let id = migration_id(&old_sid);
-    let dir = migrations_dir(host)
-        .map_err(|e| MigrateError::Failed(Box::new(e)))?
-        .join(&id);
+    let migrations = migrations_dir(host).map_err(|e| MigrateError::Failed(Box::new(e)))?;
+    // The id has a one-second stamp: a run retried within the same second (after a
+    // rollback) gets a suffix instead of failing on the existing journal.
+    let stamp = migration_id(&old_sid);
+    let mut id = stamp.clone();
+    for n in 2.. {
+        if !migrations.join(&id).exists() {
+            break;
+        }
+        id = format!("{stamp}-{n}");
+    }
+    let dir = migrations.join(&id);
     let mut journal = Journal::create(&dir).map_err(|e| MigrateError::Failed(Box::new(e)))?;
     let begin = json!({
         "id": id,

@@ -181,8 +181,19 @@ fn undo(host: &mut dyn MigrationHost, journal: &mut Journal, after_commit: bool)
     };
     let _ = after_commit;
 
-    for name in [step::LOGON_UI, step::PROFILE_LIST] {
+    let software_steps = [step::LOGON_UI, step::PROFILE_LIST];
+    for (i, name) in software_steps.into_iter().enumerate() {
         if !started(name) {
+            continue;
+        }
+        // Already undone (an earlier recovery got this far): SOFTWARE is as it was
+        // before this step or before an earlier one. Undoing again would re-apply the
+        // inverse edits to a hive that no longer has what they undo.
+        if let Some(file) = host.machine_hive_file(MachineHive::Software)
+            && software_steps[i..]
+                .iter()
+                .any(|s| started(s) && matches_backup(&backups.join(s), &file))
+        {
             continue;
         }
         let intent = records
@@ -242,6 +253,9 @@ fn undo(host: &mut dyn MigrationHost, journal: &mut Journal, after_commit: bool)
             .unwrap_or_default()
             .replace('\\', "/");
         let file = root.join(file_rel);
+        if matches_backup(&backups.join(name), &file) {
+            continue; // never changed, or already restored
+        }
         let expected = done(name).and_then(|r| r.detail["hash"].as_str().map(String::from));
         let current = hash_file(&file).ok();
         let untouched_since = expected.is_none() || current == expected;
@@ -316,7 +330,9 @@ fn undo(host: &mut dyn MigrationHost, journal: &mut Journal, after_commit: bool)
         let restored = match (host.machine_hive_file(MachineHive::Sam), backup.is_file()) {
             (Some(file), true) => {
                 let current = hash_file(&file).ok();
-                if last_sam_hash.is_none() || current == last_sam_hash {
+                if matches_backup(&backups.join("sam"), &file) {
+                    true // never changed, or already restored
+                } else if last_sam_hash.is_none() || current == last_sam_hash {
                     restore_hive_with_logs(host, &backups.join("sam"), &file)?;
                     true
                 } else {
@@ -377,6 +393,34 @@ fn undo_machine_file(
     }
     let edits = inverse()?;
     host.apply(which, &edits)
+}
+
+/// True when a hive and the logs beside it hold exactly what the backup folder made by
+/// `backup_hive` holds: the change the backup was taken for is not (or no longer) there.
+/// Lets an undo run again after a crash during recovery without undoing twice.
+fn matches_backup(backup_dir: &Path, file: &Path) -> bool {
+    let (Some(dir), Ok(entries)) = (file.parent(), std::fs::read_dir(backup_dir)) else {
+        return false;
+    };
+    let primary_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_uppercase())
+        .unwrap_or_default();
+    let mut primary_seen = false;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let target = if name.to_uppercase() == primary_name {
+            primary_seen = true;
+            file.to_path_buf()
+        } else {
+            dir.join(&name)
+        };
+        match (std::fs::read(e.path()), std::fs::read(&target)) {
+            (Ok(saved), Ok(now)) if saved == now => {}
+            _ => return false,
+        }
+    }
+    primary_seen
 }
 
 /// Puts a hive and its logs back from a backup folder made by `backup_hive`.

@@ -119,18 +119,22 @@ impl Shared<'_> {
     }
 
     /// Reads, translates and (unless dry) writes one entry's descriptor.
-    fn handle(&self, path: &Path, buf: &mut Vec<u8>) {
+    fn handle(&self, path: &Path, buf: &mut [u8]) {
         let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
         if seen.is_multiple_of(1024)
             && let Some(progress) = self.options.progress
         {
             progress(&self.progress());
         }
-        if let Err(e) = self.backend.read(path, buf) {
-            self.error(path, format!("cannot read the security descriptor: {e}"));
-            return;
-        }
-        let new = match translate_bytes(buf, self.options.map, self.options.mode) {
+        let len = match self.backend.read_into(path, buf) {
+            Ok(n) => n,
+            Err(e) => {
+                self.error(path, format!("cannot read the security descriptor: {e}"));
+                return;
+            }
+        };
+        let old = &buf[..len];
+        let new = match translate_bytes(old, self.options.map, self.options.mode) {
             Ok(Some(new)) => new,
             Ok(None) => {
                 self.unchanged.fetch_add(1, Ordering::Relaxed);
@@ -146,7 +150,7 @@ impl Shared<'_> {
         };
         if !self.options.dry_run {
             if let Some(hook) = self.options.on_change
-                && let Err(e) = hook(path, buf, &new)
+                && let Err(e) = hook(path, old, &new)
             {
                 self.error(
                     path,
@@ -193,7 +197,7 @@ pub fn translate_tree(
         std::thread::scope(|scope| {
             for _ in 0..options.threads {
                 scope.spawn(|| {
-                    let mut buf = Vec::new();
+                    let mut buf = vec![0u8; super::MAX_DESCRIPTOR];
                     loop {
                         let next = match rx.lock() {
                             Ok(r) => r.recv(),

@@ -50,14 +50,16 @@ impl NtfsXattr {
 }
 
 impl FileSecurity for NtfsXattr {
-    fn read(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+    fn read_into(&self, path: &Path, buf: &mut [u8]) -> io::Result<usize> {
         // One call into a buffer that is never too small: ntfs-3g answers EIO, not
         // ERANGE, to a short buffer, and a size probe would double the FUSE round trips.
-        buf.clear();
-        buf.resize(MAX_DESCRIPTOR, 0);
-        let n = rustix::fs::lgetxattr(path, self.name, &mut buf[..])?;
-        buf.truncate(n);
-        Ok(())
+        if buf.len() < MAX_DESCRIPTOR {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "descriptor buffer under 64 KiB",
+            ));
+        }
+        Ok(rustix::fs::lgetxattr(path, self.name, buf)?)
     }
 
     fn write(&self, path: &Path, descriptor: &[u8]) -> io::Result<()> {
@@ -79,7 +81,12 @@ impl NtfsXattr {
         self.write(to, &sd)?;
         let mut attrib = [0u8; 4];
         if let Ok(4) = rustix::fs::lgetxattr(from, Self::ATTRIBUTES, &mut attrib) {
-            rustix::fs::lsetxattr(to, Self::ATTRIBUTES, &attrib, rustix::fs::XattrFlags::empty())?;
+            rustix::fs::lsetxattr(
+                to,
+                Self::ATTRIBUTES,
+                &attrib,
+                rustix::fs::XattrFlags::empty(),
+            )?;
         }
         Ok(())
     }
