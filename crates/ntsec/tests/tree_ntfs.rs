@@ -100,7 +100,7 @@ fn profile_tree_translation_checked_by_ntfssecaudit() {
         },
     )
     .unwrap();
-    assert_eq!(dry.changed, with_old);
+    assert_eq!(dry.changed, with_old, "{dry:?}");
     assert_eq!(
         testbed::read_ntfs_acl(&root).unwrap(),
         written["/Users/alice"],

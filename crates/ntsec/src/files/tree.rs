@@ -187,7 +187,7 @@ pub fn translate_tree(
         errors: Mutex::new(Vec::new()),
     };
     if options.threads == 0 {
-        let mut buf = Vec::new();
+        let mut buf = vec![0u8; super::MAX_DESCRIPTOR];
         walk(root, root_meta.is_dir(), &shared, &mut |p| {
             shared.handle(&p, &mut buf)
         });
