@@ -56,15 +56,89 @@ pub fn export(
 ) -> Result<()> {
     match options.encoding {
         RegEncoding::Utf16 if options.format == Format::Reg => {
-            let mut text = Vec::new();
-            export_utf8(hive, start, start_path, options, &mut text, "\r\n")?;
-            let s = String::from_utf8_lossy(&text);
-            let mut bytes = vec![0xFF, 0xFE];
-            bytes.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
-            out.write_all(&bytes).map_err(werr)
+            out.write_all(&[0xFF, 0xFE]).map_err(werr)?;
+            let mut utf16 = Utf16Writer {
+                inner: out,
+                pending: Vec::new(),
+                scratch: Vec::new(),
+            };
+            export_utf8(hive, start, start_path, options, &mut utf16, "\r\n")?;
+            utf16.finish().map_err(werr)
         }
         _ => export_utf8(hive, start, start_path, options, out, "\n"),
     }
+}
+
+/// Transcodes UTF-8 to UTF-16LE as it streams through, so a `.reg` file of any size
+/// is written without holding it in memory. A UTF-8 sequence split across two writes
+/// is held back until its end arrives.
+struct Utf16Writer<'a> {
+    inner: &'a mut dyn Write,
+    pending: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl Utf16Writer<'_> {
+    fn emit(&mut self, text: &str) -> io::Result<()> {
+        self.scratch.clear();
+        if text.is_ascii() {
+            self.scratch.extend(text.bytes().flat_map(|b| [b, 0]));
+        } else {
+            self.scratch.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        }
+        self.inner.write_all(&self.scratch)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let rest = String::from_utf8_lossy(&self.pending).into_owned();
+            self.pending.clear();
+            self.emit(&rest)?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl Write for Utf16Writer<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut data = std::mem::take(&mut self.pending);
+        data.extend_from_slice(buf);
+        let mut rest: &[u8] = &data;
+        while !rest.is_empty() {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    self.emit(text)?;
+                    rest = &[];
+                }
+                Err(e) => {
+                    let (good, tail) = rest.split_at(e.valid_up_to());
+                    self.emit(std::str::from_utf8(good).unwrap_or_default())?;
+                    match e.error_len() {
+                        None => {
+                            self.pending = tail.to_vec();
+                            rest = &[];
+                        }
+                        Some(bad) => {
+                            self.emit("\u{FFFD}")?;
+                            rest = &tail[bad..];
+                        }
+                    }
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Two lowercase hex digits per byte, without `format!` (export's hottest path).
+fn push_hex(out: &mut String, b: u8) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(char::from(DIGITS[usize::from(b >> 4)]));
+    out.push(char::from(DIGITS[usize::from(b & 15)]));
 }
 
 fn export_utf8(
@@ -203,8 +277,9 @@ fn reg_value_line(text: &mut String, v: &Value<'_>, eol: &str) -> Result<()> {
         // regedit wraps hex data so no line exceeds 80 columns: continuation lines
         // start with two spaces, broken lines end with a backslash.
         let mut line_len = lhs.len() + tag.len();
+        text.reserve(data.len() * 3 + data.len() / 24 * 5);
         for (i, b) in data.iter().enumerate() {
-            text.push_str(&format!("{b:02x}"));
+            push_hex(text, *b);
             if i + 1 == data.len() {
                 break;
             }
@@ -225,7 +300,7 @@ fn reg_value_line(text: &mut String, v: &Value<'_>, eol: &str) -> Result<()> {
 fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push_str(&format!("{b:02x}"));
+        push_hex(&mut s, *b);
     }
     s
 }
@@ -312,6 +387,24 @@ fn json_data(kind: u32, data: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_writer_handles_sequences_split_across_writes() {
+        let text = "[HKEY\\Ä€😀]\r\n\"x\"=\"ß\"";
+        let mut out = Vec::new();
+        let mut w = Utf16Writer {
+            inner: &mut out,
+            pending: Vec::new(),
+            scratch: Vec::new(),
+        };
+        for b in text.as_bytes() {
+            w.write_all(std::slice::from_ref(b)).unwrap();
+        }
+        w.write_all(&[0xFF]).unwrap(); // invalid UTF-8 becomes U+FFFD
+        w.finish().unwrap();
+        let expected: Vec<u8> = format!("{text}\u{FFFD}").encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(out, expected);
+    }
 
     #[test]
     fn filetimes_format_as_utc() {

@@ -182,3 +182,73 @@ fn sync_dir(dir: &Path) -> Result<()> {
     let _ = dir;
     Ok(())
 }
+
+/// A file written through a temporary file beside it and renamed into place only by
+/// [`AtomicFile::commit`]: for outputs too large to hold in memory (exports). Dropped
+/// without commit, it removes the temporary file and leaves the target as it was.
+#[derive(Debug)]
+pub struct AtomicFile {
+    tmp: PathBuf,
+    target: PathBuf,
+    file: Option<std::io::BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `target`.
+    pub fn create(target: &Path) -> Result<AtomicFile> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .ok_or_else(|| Error::Invalid(format!("{} is not a file path", target.display())))?;
+        let tmp = dir.join(format!(".{}.admu-{}.tmp", name.to_string_lossy(), std::process::id()));
+        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        Ok(AtomicFile {
+            tmp,
+            target: target.to_path_buf(),
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// Flushes, fsyncs, renames over the target and fsyncs the directory.
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self
+            .file
+            .take()
+            .ok_or_else(|| Error::Invalid("atomic file already finished".into()))?;
+        let file = writer.into_inner().map_err(|e| Error::Io {
+            path: self.tmp.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io_err(&self.tmp))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.target).map_err(io_err(&self.target))?;
+        let dir = self.target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        sync_dir(dir)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("atomic file already finished")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}

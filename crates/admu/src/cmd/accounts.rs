@@ -166,23 +166,23 @@ fn list(root: &Path, json: bool) -> Result<Exit, CommandError> {
 }
 
 fn print_listing(l: &Listing) {
-    println!(
+    crate::outln!(
         "Computer     {}",
         l.computer_name
             .as_deref()
             .unwrap_or("(unknown: no readable SYSTEM hive)")
     );
-    println!("Machine SID  {}", l.machine_sid);
+    crate::outln!("Machine SID  {}", l.machine_sid);
     let scheme = match l.scheme {
         sam::KeyScheme::Aes => "AES",
         sam::KeyScheme::Rc4 => "RC4",
     };
-    println!(
+    crate::outln!(
         "SAM          {} ({scheme} scheme, next RID {})",
         l.sam.display(),
         l.next_rid
     );
-    println!();
+    crate::outln!();
     let or_dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
     let rows: Vec<[String; 5]> = l
         .users
@@ -221,7 +221,7 @@ fn print_listing(l: &Listing) {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        crate::outln!("{}", cells.join("  ").trim_end());
     }
 }
 
@@ -311,7 +311,7 @@ fn run_add(args: AddArgs, json: bool) -> Result<Exit, CommandError> {
     if json {
         print_json(&added)?;
     } else {
-        println!(
+        crate::outln!(
             "created {} (RID {}, {}) in {}; groups: {}",
             added.name,
             added.rid,

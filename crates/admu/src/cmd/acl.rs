@@ -97,7 +97,7 @@ fn show(args: ShowArgs, json: bool) -> Result<Exit, CommandError> {
     if json {
         print_json(&shown)?;
     } else {
-        println!("{}", shown.sddl);
+        crate::outln!("{}", shown.sddl);
     }
     Ok(Exit::Ok)
 }
@@ -140,7 +140,7 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
         } else {
             "changed"
         };
-        println!(
+        crate::outln!(
             "{}: {} seen, {verb} {}, unchanged {}, skipped {}",
             args.dir.display(),
             report.seen,
@@ -149,10 +149,10 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
             report.errors_total
         );
         for e in &report.errors {
-            println!("  skipped {}: {}", e.path.display(), e.reason);
+            crate::outln!("  skipped {}: {}", e.path.display(), e.reason);
         }
         if report.errors_total > report.errors.len() as u64 {
-            println!(
+            crate::outln!(
                 "  … and {} more",
                 report.errors_total - report.errors.len() as u64
             );

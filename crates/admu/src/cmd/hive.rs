@@ -174,36 +174,40 @@ fn info(args: InfoArgs, json: bool) -> Result<Exit, CommandError> {
         return Ok(Exit::Ok);
     }
     let b = &info.on_disk;
-    println!("file:          {}", info.file.display());
-    println!(
+    crate::outln!("file:          {}", info.file.display());
+    crate::outln!(
         "format:        regf {}.{}",
-        b.major_version, b.minor_version
+        b.major_version,
+        b.minor_version
     );
-    println!(
+    crate::outln!(
         "sequence:      {} / {} ({})",
         b.primary_sequence,
         b.secondary_sequence,
         if info.dirty { "dirty" } else { "clean" }
     );
-    println!(
+    crate::outln!(
         "checksum:      {}",
         if b.checksum_valid { "valid" } else { "WRONG" }
     );
-    println!(
+    crate::outln!(
         "last written:  {}",
         hive::export::filetime_to_rfc3339(b.last_written)
     );
-    println!("embedded name: {}", b.embedded_name);
-    println!(
+    crate::outln!("embedded name: {}", b.embedded_name);
+    crate::outln!(
         "root key:      {} (cell {:#x})",
-        info.root_name, b.root_offset
+        info.root_name,
+        b.root_offset
     );
-    println!(
+    crate::outln!(
         "hive bins:     {} bytes in {} bins, {} bytes free",
-        b.bins_size, info.bins, info.free_bytes
+        b.bins_size,
+        info.bins,
+        info.free_bytes
     );
     let names: Vec<String> = info.logs_found.iter().map(|p| file_name(p)).collect();
-    println!(
+    crate::outln!(
         "logs found:    {}",
         if names.is_empty() {
             "none".into()
@@ -213,12 +217,12 @@ fn info(args: InfoArgs, json: bool) -> Result<Exit, CommandError> {
     );
     match &info.replay {
         None if info.dirty => {
-            println!("logs applied:  none (--no-logs: read the dirty primary as it is)")
+            crate::outln!("logs applied:  none (--no-logs: read the dirty primary as it is)")
         }
-        None => println!("logs applied:  none needed (clean)"),
+        None => crate::outln!("logs applied:  none needed (clean)"),
         Some(r) => {
             for a in &r.applied {
-                println!(
+                crate::outln!(
                     "logs applied:  {} ({}): sequence {}..={}, {} entries",
                     file_name(&a.path),
                     a.format,
@@ -228,13 +232,13 @@ fn info(args: InfoArgs, json: bool) -> Result<Exit, CommandError> {
                 );
             }
             for s in &r.skipped {
-                println!("logs skipped:  {}: {}", file_name(&s.path), s.reason);
+                crate::outln!("logs skipped:  {}: {}", file_name(&s.path), s.reason);
             }
         }
     }
-    println!("keys:          {}", info.keys);
-    println!("values:        {}", info.values);
-    println!("sk cells:      {}", info.security_cells);
+    crate::outln!("keys:          {}", info.keys);
+    crate::outln!("values:        {}", info.values);
+    crate::outln!("sk cells:      {}", info.security_cells);
     Ok(Exit::Ok)
 }
 
@@ -276,9 +280,9 @@ fn export(args: ExportArgs) -> Result<Exit, CommandError> {
     };
     match &args.output {
         Some(path) => {
-            let mut bytes = Vec::new();
-            hive::export::export(&hive, start, &start_path, &options, &mut bytes)?;
-            hive::write::write_atomically(path, &bytes, None)?;
+            let mut file = hive::write::AtomicFile::create(path)?;
+            hive::export::export(&hive, start, &start_path, &options, &mut file)?;
+            file.commit()?;
         }
         None => {
             let stdout = std::io::stdout();
@@ -335,10 +339,10 @@ fn sids(args: SidsArgs, json: bool) -> Result<Exit, CommandError> {
     if json {
         print_json(&rows)?;
     } else {
-        println!("{:>8} {:>6}  SID", "KEYS", "CELLS");
+        crate::outln!("{:>8} {:>6}  SID", "KEYS", "CELLS");
         for r in rows {
             let name = r.name.map(|n| format!("  ({n})")).unwrap_or_default();
-            println!("{:>8} {:>6}  {}{name}", r.keys, r.security_cells, r.sid);
+            crate::outln!("{:>8} {:>6}  {}{name}", r.keys, r.security_cells, r.sid);
         }
     }
     Ok(Exit::Ok)
@@ -410,7 +414,7 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
         } else {
             "changed"
         };
-        println!(
+        crate::outln!(
             "{}: {verb} {} security cells used by {} keys ({} merged, {} moved)",
             outcome.file.display(),
             r.cells_changed,
@@ -419,12 +423,12 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
             r.cells_moved
         );
         for (old, new) in &outcome.map {
-            println!("  {old} -> {new}");
+            crate::outln!("  {old} -> {new}");
         }
         match &outcome.written {
-            Some(p) => println!("written: {}", p.display()),
-            None if args.dry_run => println!("dry run: nothing written"),
-            None => println!("nothing to change: file left as it was"),
+            Some(p) => crate::outln!("written: {}", p.display()),
+            None if args.dry_run => crate::outln!("dry run: nothing written"),
+            None => crate::outln!("nothing to change: file left as it was"),
         }
     }
     Ok(Exit::Ok)
@@ -441,9 +445,9 @@ fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
                 hive::Severity::Error => "error",
                 hive::Severity::Warning => "warning",
             };
-            println!("{level}: file offset {:#x}: {}", f.offset, f.message);
+            crate::outln!("{level}: file offset {:#x}: {}", f.offset, f.message);
         }
-        println!(
+        crate::outln!(
             "{}: {} keys, {} values, {} sk cells, {} bins: {} errors, {} warnings",
             args.hive.file.display(),
             report.keys,

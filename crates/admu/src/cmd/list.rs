@@ -131,9 +131,9 @@ fn print_table(rows: &[Profile], size: bool) {
             .zip(&widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        crate::outln!("{}", line.join("  ").trim_end());
     }
     if rows.is_empty() {
-        println!("(no profiles)");
+        crate::outln!("(no profiles)");
     }
 }

@@ -169,7 +169,7 @@ fn request(who: &Who, password: Option<Secret>) -> MigrateRequest {
 
 fn print_checks(checks: &[migrate::Check]) {
     for c in checks {
-        println!(
+        crate::outln!(
             "{} {}: {}",
             if c.passed { "pass" } else { "FAIL" },
             c.name,
@@ -187,7 +187,7 @@ pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
     } else {
         print_checks(&pre.checks);
         let failed = pre.failures().count();
-        println!("{} checks, {} failed", pre.checks.len(), failed);
+        crate::outln!("{} checks, {} failed", pre.checks.len(), failed);
     }
     Ok(if pre.passed() {
         Exit::Ok
@@ -250,15 +250,15 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
 }
 
 fn print_plan(plan: &migrate::Plan) {
-    println!("Preflight:");
+    crate::outln!("Preflight:");
     print_checks(&plan.preflight.checks);
     if !plan.preflight.passed() {
-        println!("\nThe migration would not start: fix the failed checks first.");
+        crate::outln!("\nThe migration would not start: fix the failed checks first.");
         return;
     }
     if let Some(a) = &plan.account {
-        println!("\nAccount:");
-        println!(
+        crate::outln!("\nAccount:");
+        crate::outln!(
             "  {} {} ({}){}",
             if a.create { "create" } else { "use existing" },
             a.name,
@@ -270,23 +270,23 @@ fn print_plan(plan: &migrate::Plan) {
             }
         );
         if !a.aliases.is_empty() {
-            println!(
+            crate::outln!(
                 "  also in the old account's local groups (RIDs): {:?}",
                 a.aliases
             );
         }
     }
-    println!("\nSID map:");
+    crate::outln!("\nSID map:");
     for (old, new) in &plan.sid_map {
-        println!("  {old} -> {new}");
+        crate::outln!("  {old} -> {new}");
     }
     for (name, report) in [
         ("NTUSER.DAT", &plan.ntuser),
         ("UsrClass.dat", &plan.usrclass),
     ] {
         if let Some(r) = report {
-            println!("\n{name}:");
-            println!(
+            crate::outln!("\n{name}:");
+            crate::outln!(
                 "  security cells: {} changed, used by {} keys ({} merged, {} moved)",
                 r.security.cells_changed,
                 r.security.keys_affected,
@@ -294,23 +294,25 @@ fn print_plan(plan: &migrate::Plan) {
                 r.security.cells_moved
             );
             if r.root_renamed {
-                println!("  root key renamed to <new SID>_Classes");
+                crate::outln!("  root key renamed to <new SID>_Classes");
             }
             for k in &r.keys_renamed {
-                println!("  key renamed: {k}");
+                crate::outln!("  key renamed: {k}");
             }
             for v in &r.values_rewritten {
-                println!("  value rewritten: {v}");
+                crate::outln!("  value rewritten: {v}");
             }
             if r.user_choice_rehashed > 0 {
-                println!("  UserChoice hashes recomputed: {}", r.user_choice_rehashed);
+                crate::outln!("  UserChoice hashes recomputed: {}", r.user_choice_rehashed);
             }
         }
     }
     if let Some(f) = &plan.files {
-        println!(
+        crate::outln!(
             "\nProfile folder: {} entries, {} descriptors would change, {} unreadable",
-            f.seen, f.changed, f.errors_total
+            f.seen,
+            f.changed,
+            f.errors_total
         );
     }
     for (name, changes) in [
@@ -320,9 +322,9 @@ fn print_plan(plan: &migrate::Plan) {
         if changes.is_empty() {
             continue;
         }
-        println!("\n{name}:");
+        crate::outln!("\n{name}:");
         for c in changes {
-            println!(
+            crate::outln!(
                 "  {}\\{}: {} -> {}",
                 c.key.rsplit('\\').next().unwrap_or(&c.key),
                 c.value,
@@ -331,12 +333,12 @@ fn print_plan(plan: &migrate::Plan) {
             );
         }
     }
-    println!("\nDry run: nothing was changed.");
+    crate::outln!("\nDry run: nothing was changed.");
 }
 
 fn print_outcome(o: &migrate::run::Outcome) {
-    println!("Migrated {} to local account {}", o.old_sid, o.account);
-    println!(
+    crate::outln!("Migrated {} to local account {}", o.old_sid, o.account);
+    crate::outln!(
         "  account:       {} {}",
         if o.account_created {
             "created"
@@ -345,14 +347,14 @@ fn print_outcome(o: &migrate::run::Outcome) {
         },
         o.new_sid
     );
-    println!(
+    crate::outln!(
         "  NTUSER.DAT:    {} security cells, {} UserChoice hashes, {} values, {} keys renamed",
         o.ntuser.security.cells_changed,
         o.ntuser.user_choice_rehashed,
         o.ntuser.values_rewritten.len(),
         o.ntuser.keys_renamed.len()
     );
-    println!(
+    crate::outln!(
         "  UsrClass.dat:  {} security cells, root {}, {} values, {} keys renamed",
         o.usrclass.security.cells_changed,
         if o.usrclass.root_renamed {
@@ -363,17 +365,19 @@ fn print_outcome(o: &migrate::run::Outcome) {
         o.usrclass.values_rewritten.len(),
         o.usrclass.keys_renamed.len()
     );
-    println!(
+    crate::outln!(
         "  files:         {} seen, {} descriptors changed, {} skipped",
-        o.tree.seen, o.tree.changed, o.tree.errors_total
+        o.tree.seen,
+        o.tree.changed,
+        o.tree.errors_total
     );
-    println!(
+    crate::outln!(
         "  ProfileList:   {} changes; LogonUI: {} changes",
         o.profile_list.len(),
         o.logon_ui.len()
     );
-    println!("  journal:       {}", o.journal.display());
-    println!(
+    crate::outln!("  journal:       {}", o.journal.display());
+    crate::outln!(
         "Undo with: admu revert --root <VOLUME> --name {}",
         o.account
     );
@@ -416,14 +420,14 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
             })?;
         } else {
             for j in &found {
-                println!(
+                crate::outln!(
                     "would revert migration {}: {} back to {} (LogonUI, ProfileList, file descriptors, user hives, account)",
                     j.id,
                     j.account.as_deref().unwrap_or("?"),
                     j.old_sid.as_deref().unwrap_or("?")
                 );
             }
-            println!("Dry run: nothing was changed.");
+            crate::outln!("Dry run: nothing was changed.");
         }
         return Ok(Exit::Ok);
     }
@@ -434,7 +438,7 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
             migrations: vec![reverted],
         })?;
     } else {
-        println!(
+        crate::outln!(
             "Reverted migration {}: the profile belongs to {} again; account {} removed",
             reverted.id,
             reverted.old_sid.as_deref().unwrap_or("?"),
@@ -453,13 +457,13 @@ pub fn recover(args: RecoverArgs, json: bool) -> Result<Exit, CommandError> {
             migrations: done,
         })?;
     } else if done.is_empty() {
-        println!(
+        crate::outln!(
             "Nothing to recover: no unfinished migration on {}",
             args.target.root.display()
         );
     } else {
         for j in &done {
-            println!(
+            crate::outln!(
                 "Rolled back unfinished migration {} (to {})",
                 j.id,
                 j.account.as_deref().unwrap_or("?")

@@ -55,16 +55,18 @@ fn create(args: CreateArgs, json: bool) -> Result<Exit, CommandError> {
         print_json(&report)?;
         return Ok(Exit::Ok);
     }
-    println!("Sample Windows volume in {}", args.dir.display());
-    println!(
+    crate::outln!("Sample Windows volume in {}", args.dir.display());
+    crate::outln!(
         "  {:?}, computer {}, seed {}",
-        report.os, report.computer_name, report.seed
+        report.os,
+        report.computer_name,
+        report.seed
     );
-    println!("  machine SID {}", report.machine_sid);
-    println!("  domain {} {}", report.domain, report.domain_sid);
-    println!("  Entra tenant {}", report.tenant);
+    crate::outln!("  machine SID {}", report.machine_sid);
+    crate::outln!("  domain {} {}", report.domain, report.domain_sid);
+    crate::outln!("  Entra tenant {}", report.tenant);
     for u in &report.users {
-        println!(
+        crate::outln!(
             "  {:<14} {:<50} {}  ({} keys, {} sk cells; {} files, {} folders, {} junctions)",
             u.logon_name,
             u.sid,
@@ -76,17 +78,19 @@ fn create(args: CreateArgs, json: bool) -> Result<Exit, CommandError> {
             u.tree.junctions
         );
     }
-    println!("  hives:");
+    crate::outln!("  hives:");
     for h in &report.hives {
-        println!(
+        crate::outln!(
             "    {:<62} {:>7} keys {:>10} bytes",
-            h.path, h.keys, h.bytes
+            h.path,
+            h.keys,
+            h.bytes
         );
     }
     if report.descriptors_set {
-        println!("  NTFS security descriptors and attributes: set");
+        crate::outln!("  NTFS security descriptors and attributes: set");
     } else {
-        println!(
+        crate::outln!(
             "  NTFS security descriptors and attributes: NOT set ({})",
             report
                 .descriptors_note
@@ -95,7 +99,7 @@ fn create(args: CreateArgs, json: bool) -> Result<Exit, CommandError> {
         );
     }
     for note in &report.notes {
-        println!("  note: {note}");
+        crate::outln!("  note: {note}");
     }
     if !report.descriptors_set {
         tracing::warn!(
