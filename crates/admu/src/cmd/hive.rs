@@ -369,20 +369,7 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
     let report = hive
         .translate_sids(&map, mode)
         .with_context(|| format!("cannot translate {}", args.hive.file.display()))?;
-    let check = hive.check();
-    if !check.is_ok() {
-        let first = check
-            .findings
-            .first()
-            .map(|f| format!("{} at file offset {:#x}", f.message, f.offset));
-        return Err(CommandError::new(
-            Exit::Failed,
-            anyhow::anyhow!(
-                "the translated hive failed validation, nothing was written: {}",
-                first.unwrap_or_default()
-            ),
-        ));
-    }
+    verify_translated(&hive, &report)?;
     let mut written = None;
     if !args.dry_run && report.cells_changed > 0 {
         let saved = match &args.output {
@@ -463,4 +450,40 @@ fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
     } else {
         Exit::CheckFailed
     })
+}
+
+/// Validates a translated hive before it is written. In-place rewrites change nothing
+/// but descriptor bytes inside existing sk cells, so the sk list and its descriptors are
+/// what can be wrong; moved or merged cells touched allocation and key pointers too,
+/// which only the full structural check covers.
+fn verify_translated(hive: &Hive, report: &hive::RewriteReport) -> Result<(), CommandError> {
+    let fail = |what: String| {
+        CommandError::new(
+            Exit::Failed,
+            anyhow::anyhow!("the translated hive failed validation, nothing was written: {what}"),
+        )
+    };
+    if report.cells_moved > 0 || report.cells_merged > 0 {
+        let check = hive.check();
+        if let Some(f) = check
+            .findings
+            .iter()
+            .find(|f| f.severity == hive::Severity::Error)
+        {
+            return Err(fail(format!(
+                "{} at file offset {:#x}",
+                f.message, f.offset
+            )));
+        }
+        return Ok(());
+    }
+    for sk in hive.security_cells().map_err(|e| fail(e.to_string()))? {
+        ntsec::SecurityDescriptor::from_bytes(sk.descriptor()).map_err(|e| {
+            fail(format!(
+                "descriptor in the sk cell at file offset {:#x}: {e}",
+                u64::from(sk.offset()) + 4096
+            ))
+        })?;
+    }
+    Ok(())
 }
