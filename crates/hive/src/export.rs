@@ -84,7 +84,8 @@ impl Utf16Writer<'_> {
         if text.is_ascii() {
             self.scratch.extend(text.bytes().flat_map(|b| [b, 0]));
         } else {
-            self.scratch.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            self.scratch
+                .extend(text.encode_utf16().flat_map(u16::to_le_bytes));
         }
         self.inner.write_all(&self.scratch)
     }
@@ -402,7 +403,10 @@ mod tests {
         }
         w.write_all(&[0xFF]).unwrap(); // invalid UTF-8 becomes U+FFFD
         w.finish().unwrap();
-        let expected: Vec<u8> = format!("{text}\u{FFFD}").encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let expected: Vec<u8> = format!("{text}\u{FFFD}")
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         assert_eq!(out, expected);
     }
 

@@ -30,14 +30,23 @@ impl Hive {
     /// A new, empty hive.
     pub fn new_empty(spec: &NewHive<'_>) -> Result<Hive> {
         if !(2..=6).contains(&spec.minor_version) {
-            return Err(Error::Invalid(format!("minor version {} is not 2 to 6", spec.minor_version)));
+            return Err(Error::Invalid(format!(
+                "minor version {} is not 2 to 6",
+                spec.minor_version
+            )));
         }
         ntsec::SecurityDescriptor::from_bytes(spec.root_security)
             .map_err(|source| Error::Security { offset: 0, source })?;
-        let now = if spec.timestamp == 0 { filetime_now() } else { spec.timestamp };
+        let now = if spec.timestamp == 0 {
+            filetime_now()
+        } else {
+            spec.timestamp
+        };
         let (name, compressed) = encode_name(spec.root_name);
         if name.is_empty() || name.len() > 510 {
-            return Err(Error::Invalid("the root key needs a name of 1 to 255 characters".into()));
+            return Err(Error::Invalid(
+                "the root key needs a name of 1 to 255 characters".into(),
+            ));
         }
 
         // Root nk and its sk, as the first two cells of the first bin.
@@ -75,7 +84,8 @@ impl Hive {
         write_u32(&mut data, at, (-(nk_size as i32)) as u32);
         let c = at + 4;
         data[c..c + 2].copy_from_slice(b"nk");
-        let key_flags = flags::HIVE_ENTRY | flags::NO_DELETE | if compressed { flags::COMP_NAME } else { 0 };
+        let key_flags =
+            flags::HIVE_ENTRY | flags::NO_DELETE | if compressed { flags::COMP_NAME } else { 0 };
         write_u16(&mut data, c + nk::FLAGS, key_flags);
         write_u64(&mut data, c + nk::LAST_WRITTEN, now);
         write_u32(&mut data, c + nk::PARENT, 0);
@@ -128,9 +138,14 @@ mod tests {
         })
         .unwrap();
         let report = hive.check();
-        assert!(report.is_ok() && report.findings.is_empty(), "{:?}", report.findings);
+        assert!(
+            report.is_ok() && report.findings.is_empty(),
+            "{:?}",
+            report.findings
+        );
         let k = hive.create_key_path(r"Software\Microsoft").unwrap();
-        hive.set_value(k, "v", crate::value::types::DWORD, &7u32.to_le_bytes()).unwrap();
+        hive.set_value(k, "v", crate::value::types::DWORD, &7u32.to_le_bytes())
+            .unwrap();
         assert!(hive.check().is_ok());
         assert_eq!(hive.root().unwrap().name(), "ROOT");
         assert_eq!(hive.security_cells().unwrap().len(), 1);
@@ -148,6 +163,13 @@ mod tests {
             timestamp: 0,
         };
         assert!(Hive::new_empty(&spec).is_err());
-        assert!(Hive::new_empty(&NewHive { minor_version: 5, root_security: &[1, 2, 3], ..spec.clone() }).is_err());
+        assert!(
+            Hive::new_empty(&NewHive {
+                minor_version: 5,
+                root_security: &[1, 2, 3],
+                ..spec.clone()
+            })
+            .is_err()
+        );
     }
 }

@@ -203,7 +203,11 @@ impl AtomicFile {
         let name = target
             .file_name()
             .ok_or_else(|| Error::Invalid(format!("{} is not a file path", target.display())))?;
-        let tmp = dir.join(format!(".{}.admu-{}.tmp", name.to_string_lossy(), std::process::id()));
+        let tmp = dir.join(format!(
+            ".{}.admu-{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
         Ok(AtomicFile {
             tmp,
@@ -225,7 +229,11 @@ impl AtomicFile {
         file.sync_all().map_err(io_err(&self.tmp))?;
         drop(file);
         std::fs::rename(&self.tmp, &self.target).map_err(io_err(&self.target))?;
-        let dir = self.target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         sync_dir(dir)
     }
 }

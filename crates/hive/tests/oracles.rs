@@ -152,8 +152,15 @@ fn assert_regipy_agrees(python: &Path, file: &Path, ours: &Listing, label: &str)
             }
         }
     }
-    let comparable = ours.iter().flat_map(|(_, v)| v).filter(|(_, k, _)| matches!(k, 1 | 4)).count();
-    assert!(compared > 0 || comparable == 0, "{label}: no value compared");
+    let comparable = ours
+        .iter()
+        .flat_map(|(_, v)| v)
+        .filter(|(_, k, _)| matches!(k, 1 | 4))
+        .count();
+    assert!(
+        compared > 0 || comparable == 0,
+        "{label}: no value compared"
+    );
 }
 
 #[test]

@@ -18,13 +18,25 @@ fn old_dirty_hive_replayed_shows_what_windows_7_recovered() {
     assert_eq!(report.applied.len(), 1);
     assert_eq!(report.applied[0].format, hive::log::LogFormat::Old);
 
-    assert!(hive.key(r"key_with_many_subkeys\1").unwrap().is_none(), "deleted in the log");
-    let found = hive.require_key(r"key_with_many_subkeys\5000\find_me_in_log").unwrap();
+    assert!(
+        hive.key(r"key_with_many_subkeys\1").unwrap().is_none(),
+        "deleted in the log"
+    );
+    let found = hive
+        .require_key(r"key_with_many_subkeys\5000\find_me_in_log")
+        .unwrap();
     let windows = Hive::open(&recovered).unwrap();
-    let expected = windows.require_key(r"key_with_many_subkeys\5000\find_me_in_log").unwrap();
+    let expected = windows
+        .require_key(r"key_with_many_subkeys\5000\find_me_in_log")
+        .unwrap();
     assert_eq!(found.last_written(), expected.last_written());
 
-    let v = hive.require_key(r"key_with_many_subkeys\4500").unwrap().value("V").unwrap().unwrap();
+    let v = hive
+        .require_key(r"key_with_many_subkeys\4500")
+        .unwrap()
+        .value("V")
+        .unwrap()
+        .unwrap();
     assert_eq!(v.kind(), hive::value::types::MULTI_SZ);
     assert_eq!(
         v.decoded().unwrap(),
@@ -34,7 +46,11 @@ fn old_dirty_hive_replayed_shows_what_windows_7_recovered() {
     // Without logs the primary reads as it is: the deleted key is still there.
     let raw = Hive::open_with(&dirty, OpenOptions { use_logs: false }).unwrap();
     assert!(raw.key(r"key_with_many_subkeys\1").unwrap().is_some());
-    assert!(raw.key(r"key_with_many_subkeys\5000\find_me_in_log").unwrap().is_none());
+    assert!(
+        raw.key(r"key_with_many_subkeys\5000\find_me_in_log")
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -54,12 +70,17 @@ fn new_dirty_hive_replayed_matches_windows_10_bins() {
 
 #[test]
 fn lookups_ignore_case_like_windows() {
-    let Some(file) = testbed::fixture("lookups_ignore_case_like_windows", "regipy/NTUSER.DAT") else {
+    let Some(file) = testbed::fixture("lookups_ignore_case_like_windows", "regipy/NTUSER.DAT")
+    else {
         return;
     };
     let hive = Hive::open(&file).unwrap();
-    let a = hive.require_key(r"Software\Microsoft\Windows\CurrentVersion\Explorer").unwrap();
-    let b = hive.require_key(r"\SOFTWARE\microsoft\WINDOWS\currentversion\explorer\").unwrap();
+    let a = hive
+        .require_key(r"Software\Microsoft\Windows\CurrentVersion\Explorer")
+        .unwrap();
+    let b = hive
+        .require_key(r"\SOFTWARE\microsoft\WINDOWS\currentversion\explorer\")
+        .unwrap();
     assert_eq!(a.offset(), b.offset());
     assert!(hive.key(r"Software\NoSuchVendor").unwrap().is_none());
     assert!(matches!(
@@ -80,21 +101,33 @@ fn lookups_ignore_case_like_windows() {
 
 #[test]
 fn dirty_hive_without_logs_is_an_error_unless_asked() {
-    let Some(src) = testbed::fixture("dirty_hive_without_logs_is_an_error_unless_asked", "regipy/UsrClass.dat") else {
+    let Some(src) = testbed::fixture(
+        "dirty_hive_without_logs_is_an_error_unless_asked",
+        "regipy/UsrClass.dat",
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let lonely = dir.path().join("UsrClass.dat");
     std::fs::copy(&src, &lonely).unwrap();
     let err = Hive::open(&lonely).unwrap_err();
-    assert!(matches!(err, hive::Error::Log(hive::log::LogError::DirtyWithoutUsableLog { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            hive::Error::Log(hive::log::LogError::DirtyWithoutUsableLog { .. })
+        ),
+        "{err}"
+    );
     let hive = Hive::open_with(&lonely, OpenOptions { use_logs: false }).unwrap();
     assert!(hive.on_disk().dirty());
 }
 
 #[test]
 fn logs_are_found_in_any_letter_case() {
-    let Some(src) = testbed::fixture("logs_are_found_in_any_letter_case", "regipy/transactions_NTUSER.DAT") else {
+    let Some(src) = testbed::fixture(
+        "logs_are_found_in_any_letter_case",
+        "regipy/transactions_NTUSER.DAT",
+    ) else {
         return;
     };
     let found = hive::hive::find_logs(&src).unwrap();
@@ -102,5 +135,11 @@ fn logs_are_found_in_any_letter_case() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["transactions_ntuser.dat.log1", "transactions_ntuser.dat.log2"]);
+    assert_eq!(
+        names,
+        [
+            "transactions_ntuser.dat.log1",
+            "transactions_ntuser.dat.log2"
+        ]
+    );
 }

@@ -14,7 +14,10 @@ use notatin::parser_builder::ParserBuilder;
 /// Per key (full path): values as text, and the key's descriptor as winstructs decodes it.
 type NotatinView = BTreeMap<String, (Vec<String>, String)>;
 
-#[allow(clippy::unnecessary_to_owned, reason = "notatin wants owned, 'static paths")]
+#[allow(
+    clippy::unnecessary_to_owned,
+    reason = "notatin wants owned, 'static paths"
+)]
 fn notatin_view(file: &Path, logs: &[&Path]) -> NotatinView {
     let mut builder = ParserBuilder::from_path(file.to_path_buf());
     for log in logs {
@@ -68,7 +71,13 @@ fn translate_and_compare(fixture: &str, logs: &[&str], old: &str, new: &str) {
         .all_key_offsets()
         .unwrap()
         .iter()
-        .map(|&k| hive.key_at(k).unwrap().security_descriptor().unwrap().to_vec())
+        .map(|&k| {
+            hive.key_at(k)
+                .unwrap()
+                .security_descriptor()
+                .unwrap()
+                .to_vec()
+        })
         .collect();
     let map = ntsec::SidMap::from_pairs([format!("{old}={new}")]).unwrap();
     let report = hive.translate_sids(&map, ntsec::Mode::Replace).unwrap();
@@ -76,13 +85,20 @@ fn translate_and_compare(fixture: &str, logs: &[&str], old: &str, new: &str) {
     let check = hive.check();
     assert!(check.is_ok(), "{fixture}: {:?}", check.findings);
     assert!(
-        check.findings.iter().all(|f| !f.message.contains("same descriptor")),
+        check
+            .findings
+            .iter()
+            .all(|f| !f.message.contains("same descriptor")),
         "{fixture}: duplicate sk cells left: {:?}",
         check.findings
     );
     hive.save().unwrap();
     for log in &log_paths {
-        assert_eq!(std::fs::metadata(log).unwrap().len(), 0, "logs are emptied after a clean save");
+        assert_eq!(
+            std::fs::metadata(log).unwrap().len(),
+            0,
+            "logs are emptied after a clean save"
+        );
     }
 
     // Our own view: every key's descriptor is exactly the translated old one.
@@ -91,7 +107,12 @@ fn translate_and_compare(fixture: &str, logs: &[&str], old: &str, new: &str) {
     let keys = reopened.all_key_offsets().unwrap();
     assert_eq!(keys.len(), sds_before.len());
     for (k, old_sd) in keys.iter().zip(&sds_before) {
-        let now = reopened.key_at(*k).unwrap().security_descriptor().unwrap().to_vec();
+        let now = reopened
+            .key_at(*k)
+            .unwrap()
+            .security_descriptor()
+            .unwrap()
+            .to_vec();
         let expected = ntsec::translate_bytes(old_sd, &map, ntsec::Mode::Replace)
             .unwrap()
             .unwrap_or_else(|| old_sd.clone());
@@ -103,7 +124,9 @@ fn translate_and_compare(fixture: &str, logs: &[&str], old: &str, new: &str) {
     assert_eq!(before.len(), after.len(), "{fixture}: key count");
     let mut swapped = 0;
     for (path, (values, sd)) in &before {
-        let (values_after, sd_after) = after.get(path).unwrap_or_else(|| panic!("{fixture}: {path} missing"));
+        let (values_after, sd_after) = after
+            .get(path)
+            .unwrap_or_else(|| panic!("{fixture}: {path} missing"));
         assert_eq!(values, values_after, "{fixture}: values of {path}");
         let expected = sd.replace(old, new);
         if expected != *sd {
@@ -149,7 +172,10 @@ fn local_user_to_entra_in_dirty_usrclass_with_logs() {
 fn shorter_sid_in_dirty_ntuser() {
     translate_and_compare(
         "regipy/transactions_NTUSER.DAT",
-        &["transactions_ntuser.dat.log1", "transactions_ntuser.dat.log2"],
+        &[
+            "transactions_ntuser.dat.log1",
+            "transactions_ntuser.dat.log2",
+        ],
         "S-1-5-21-2595688666-2948619230-3055395256-1001",
         "S-1-5-21-7-1001",
     );
