@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::base::{BASE_BLOCK_SIZE, off, read_i32, write_u32};
+use crate::base::{self, BASE_BLOCK_SIZE, off, read_i32, read_u32, write_u32};
 use crate::error::{Error, Result};
 use crate::hive::{BIN_HEADER_SIZE, Bin, Hive};
 
@@ -152,7 +152,14 @@ impl Hive {
         self.data[at..at + 4].copy_from_slice(b"hbin");
         write_u32(&mut self.data, at + 4, start);
         write_u32(&mut self.data, at + 8, bin_size);
+        // Keep the in-memory base block consistent: a checksum that was right stays
+        // right (one that was already wrong is left for check() to report).
+        let checksum_was_valid = read_u32(&self.data, base::CHECKSUM_OFFSET)
+            == Some(base::checksum(&self.data[..base::CHECKSUM_OFFSET]));
         write_u32(&mut self.data, off::BINS_SIZE, new_total);
+        if checksum_was_valid {
+            base::fix_checksum(&mut self.data);
+        }
         self.bins.push(Bin {
             offset: start,
             size: bin_size,

@@ -64,6 +64,10 @@ struct Checker<'h> {
     report: CheckReport,
     referenced: Visited,
     sk_users: HashMap<u32, u32>,
+    /// Where the allocated cells start, per the bins' tiling, and the bins whose tiling
+    /// is broken (their cells cannot be told apart).
+    starts: Visited,
+    untiled: Vec<crate::hive::Bin>,
 }
 
 impl Checker<'_> {
@@ -90,6 +94,20 @@ impl Checker<'_> {
         }
         if let Err(e) = self.hive.cell(cell) {
             self.error(cell, format!("{what}: {e}"));
+            return false;
+        }
+        // A reference into the middle of another cell reads like a cell of its own;
+        // only the tiling tells (and an edit would overwrite one with the other).
+        if !self.starts.contains(cell)
+            && !self
+                .hive
+                .bin_of(cell)
+                .is_some_and(|b| self.untiled.contains(&b))
+        {
+            self.error(
+                cell,
+                format!("{what}: not a cell of its bin (it lies inside another cell)"),
+            );
             return false;
         }
         if !self.referenced.insert(cell) {
@@ -127,15 +145,19 @@ impl Checker<'_> {
             self.report.bins += 1;
             match bin_cells(self.hive, bin) {
                 Ok(cells) => {
-                    for (_, raw) in cells {
+                    for (pos, raw) in cells {
                         if raw < 0 {
+                            self.starts.insert(pos);
                             self.report.allocated_cells += 1;
                         } else {
                             self.report.free_bytes += raw as u64;
                         }
                     }
                 }
-                Err(e) => self.error(bin.offset, format!("bin cells do not tile the bin: {e}")),
+                Err(e) => {
+                    self.untiled.push(bin);
+                    self.error(bin.offset, format!("bin cells do not tile the bin: {e}"));
+                }
             }
         }
     }
@@ -189,7 +211,10 @@ impl Checker<'_> {
         if key.value_count() > 0 && values_list == NULL {
             self.error(
                 off,
-                format!("key says it has {} values but has no value list", key.value_count()),
+                format!(
+                    "key says it has {} values but has no value list",
+                    key.value_count()
+                ),
             );
         }
         if key.value_count() > 0 && self.claim(values_list, "value list") {
@@ -237,7 +262,10 @@ impl Checker<'_> {
         if list == NULL {
             self.error(
                 off,
-                format!("key says it has {} subkeys but has no subkey list", key.subkey_count()),
+                format!(
+                    "key says it has {} subkeys but has no subkey list",
+                    key.subkey_count()
+                ),
             );
             return;
         }
@@ -457,6 +485,8 @@ impl Hive {
             report: CheckReport::default(),
             referenced: Visited::new(self.bins_size()),
             sk_users: HashMap::new(),
+            starts: Visited::new(self.bins_size()),
+            untiled: Vec::new(),
         };
         c.check_base_block();
         c.check_bins();

@@ -26,11 +26,20 @@ impl Visited {
     pub(crate) fn new(bins_size: u32) -> Visited {
         Visited(vec![0; (bins_size as usize / 8).div_ceil(64) + 1])
     }
-    /// Marks `cell`; false if it was already marked.
+    /// Whether `cell` is marked.
+    pub(crate) fn contains(&self, cell: u32) -> bool {
+        let i = cell as usize / 8;
+        self.0
+            .get(i / 64)
+            .is_some_and(|word| word & (1u64 << (i % 64)) != 0)
+    }
+
+    /// Marks `cell`; false if it was already marked. An offset beyond the bins is not
+    /// tracked and counts as new: it is no cell, and reading it gives the real error.
     pub(crate) fn insert(&mut self, cell: u32) -> bool {
         let i = cell as usize / 8;
         let Some(word) = self.0.get_mut(i / 64) else {
-            return false;
+            return true;
         };
         let bit = 1u64 << (i % 64);
         let fresh = *word & bit == 0;
@@ -81,6 +90,19 @@ impl Hive {
             }
         }
         Ok(out)
+    }
+
+    /// How many levels below the root a key is (the root is 0), following parent
+    /// fields; stops counting past [`MAX_DEPTH`].
+    fn depth_of(&self, key: u32) -> Result<usize> {
+        let root = self.root_offset();
+        let mut depth = 0;
+        let mut at = key;
+        while at != root && depth <= MAX_DEPTH {
+            at = Key::at(self, at)?.parent_offset();
+            depth += 1;
+        }
+        Ok(depth)
     }
 
     fn nk_set_u32(&mut self, key: u32, field: usize, v: u32) -> Result<()> {
@@ -194,6 +216,12 @@ impl Hive {
     /// (ignoring case) is an error.
     pub fn create_key(&mut self, parent: u32, name: &str) -> Result<u32> {
         check_name(name, "key")?;
+        // Windows refuses keys deeper than 512 levels, and so do our readers.
+        if self.depth_of(parent)? >= MAX_DEPTH {
+            return Err(Error::Invalid(format!(
+                "key {name:?} would be deeper than {MAX_DEPTH} levels"
+            )));
+        }
         let p = Key::at(self, parent)?;
         if p.subkey(name)?.is_some() {
             return Err(Error::Invalid(format!(
@@ -221,9 +249,13 @@ impl Hive {
         write_u32(&mut bytes, nk::CLASS, NULL);
         write_u16(&mut bytes, nk::NAME_LEN, name_bytes.len() as u16);
         bytes[nk::NAME..].copy_from_slice(&name_bytes);
+        // Checked before anything changes: a corrupt count must not leave a half-made key.
+        let refs = crate::security::Sk::at(self, sk)?
+            .reference_count()
+            .checked_add(1)
+            .ok_or_else(|| Error::corrupt(sk, "sk reference count would overflow"))?;
         let key = self.alloc_with(&bytes)?;
-        let refs = crate::security::Sk::at(self, sk)?.reference_count();
-        write_u32(self.cell_mut(sk)?, 12, refs + 1);
+        write_u32(self.cell_mut(sk)?, 12, refs);
 
         let wanted = upcase_str(name);
         let mut pos = children.len();
@@ -303,10 +335,13 @@ impl Hive {
                 view.security_offset(),
             );
             let has_subkeys = view.subkey_count() > 0;
+            // A key without values may still carry a stale list offset: that cell is not
+            // this key's (readers ignore it), so it must not be freed.
+            let has_values = !values.is_empty();
             for v in values {
                 self.free_value(v)?;
             }
-            if values_list != NULL {
+            if has_values && values_list != NULL {
                 self.free_cell(values_list)?;
             }
             if has_subkeys && list != NULL {
@@ -388,7 +423,12 @@ impl Hive {
         if self.minor_version() > 3 && data.len() > BIG_DATA_SEGMENT {
             let mut segments = Vec::new();
             for chunk in data.chunks(BIG_DATA_SEGMENT) {
-                segments.push(self.alloc_with(chunk)?);
+                // Every segment has room for a full 16344 bytes, the last one too, as
+                // Windows lays them out: readers such as hivex take each segment's length
+                // from its cell size and would cut a shorter last segment short.
+                let segment = self.alloc_cell(BIG_DATA_SEGMENT)?;
+                self.cell_mut(segment)?[..chunk.len()].copy_from_slice(chunk);
+                segments.push(segment);
             }
             let list: Vec<u8> = segments.iter().flat_map(|s| s.to_le_bytes()).collect();
             let list_cell = self.alloc_with(&list)?;

@@ -119,6 +119,8 @@ impl Hive {
         let mut replay = None;
         if on_disk.dirty() && use_logs {
             replay = Some(crate::log::replay(&mut data, logs)?);
+            // Replay may take the base block from a log: it must pass the same checks.
+            read_base_block(&data)?;
         }
         let bins_size = read_u32(&data, off::BINS_SIZE).unwrap_or(0);
         let bins = index_bins(&data, bins_size)?;

@@ -189,11 +189,13 @@ impl<'h> Key<'h> {
 
     /// The offsets of the subkeys, in list order (Windows' sort order).
     pub fn subkey_offsets(&self) -> Result<Vec<u32>> {
-        let mut out = Vec::with_capacity(self.subkey_count() as usize);
         let count = self.subkey_count();
         if count == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
+        // The count is only a claim until the list is read: it must not size an
+        // allocation (a corrupt 0xFFFFFFFF would ask for 16 GiB and abort).
+        let mut out = Vec::with_capacity((count as usize).min(MAX_LEAF_ELEMENTS));
         read_subkey_list(self.hive, self.subkey_list_offset(), &mut out)?;
         if out.len() != count as usize {
             return Err(Error::corrupt(

@@ -171,7 +171,10 @@ impl Hive {
         }
         let target = self.find_or_create_sk(descriptor)?;
         let count = Sk::at(self, target)?.reference_count();
-        self.set_u32(target, sk::REFCOUNT, count + 1)?;
+        let count = count
+            .checked_add(1)
+            .ok_or_else(|| Error::corrupt(target, "sk reference count would overflow"))?;
+        self.set_u32(target, sk::REFCOUNT, count)?;
         self.set_u32(key, nk::SECURITY, target)?;
         self.release_sk(current)
     }
@@ -222,7 +225,10 @@ impl Hive {
         }
         for &(_, keep, refs) in &merges {
             let count = Sk::at(self, keep)?.reference_count();
-            self.set_u32(keep, sk::REFCOUNT, count + refs)?;
+            let count = count
+                .checked_add(refs)
+                .ok_or_else(|| Error::corrupt(keep, "sk reference count would overflow"))?;
+            self.set_u32(keep, sk::REFCOUNT, count)?;
         }
         report.cells_merged = merges.len();
         for &(gone, keep, _) in &merges {

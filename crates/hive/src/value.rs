@@ -220,7 +220,17 @@ pub(crate) fn big_data_cells(hive: &Hive, db: u32) -> Result<(u32, Vec<u32>)> {
 
 fn read_big_data(hive: &Hive, db: u32, len: usize) -> Result<Vec<u8>> {
     let (_, segments) = big_data_cells(hive, db)?;
-    let mut out = Vec::with_capacity(len);
+    if len > segments.len() * BIG_DATA_SEGMENT {
+        return Err(Error::corrupt(
+            db,
+            format!(
+                "big data of {} segments cannot hold the {len} bytes the value says",
+                segments.len()
+            ),
+        ));
+    }
+    // The length is a claim until the segments are read: cap what it may reserve.
+    let mut out = Vec::with_capacity(len.min(1 << 20));
     for seg in segments {
         let want = (len - out.len()).min(BIG_DATA_SEGMENT);
         if want == 0 {
