@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 FILES=${1:-100000}
-HIVE_KEYS=${2:-330000}
+HIVE_KEYS=${2:-600000}
 scripts/setup.sh
 cargo build --release --locked -p admu >&2
 ADMU=$ROOT/target/release/admu

@@ -160,7 +160,7 @@ impl Hive {
         if checksum_was_valid {
             base::fix_checksum(&mut self.data);
         }
-        self.bins.push(Bin {
+        self.push_bin(Bin {
             offset: start,
             size: bin_size,
         });

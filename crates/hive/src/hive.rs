@@ -64,6 +64,9 @@ impl BaseInfo {
 pub struct Hive {
     pub(crate) data: Vec<u8>,
     pub(crate) bins: Vec<Bin>,
+    /// For every 4 KiB page of the bins, the index of the bin holding it: cell access
+    /// is the hottest path, and this makes finding a cell's bin one lookup.
+    pub(crate) page_bins: Vec<u32>,
     pub(crate) path: Option<PathBuf>,
     pub(crate) on_disk: BaseInfo,
     pub(crate) logs_found: Vec<PathBuf>,
@@ -124,9 +127,11 @@ impl Hive {
         }
         let bins_size = read_u32(&data, off::BINS_SIZE).unwrap_or(0);
         let bins = index_bins(&data, bins_size)?;
+        let page_bins = page_index(&bins);
         let hive = Hive {
             data,
             bins,
+            page_bins,
             path: None,
             on_disk,
             logs_found: Vec::new(),
@@ -184,9 +189,16 @@ impl Hive {
 
     /// The bin holding a cell offset.
     pub(crate) fn bin_of(&self, cell: u32) -> Option<Bin> {
-        let i = self.bins.partition_point(|b| b.offset <= cell);
-        let bin = *self.bins.get(i.checked_sub(1)?)?;
-        (cell < bin.offset + bin.size).then_some(bin)
+        let index = *self.page_bins.get(cell as usize / 4096)?;
+        let bin = *self.bins.get(index as usize)?;
+        (cell >= bin.offset && cell < bin.offset + bin.size).then_some(bin)
+    }
+
+    /// Records a bin appended at the end (its pages point at it).
+    pub(crate) fn push_bin(&mut self, bin: Bin) {
+        let index = self.bins.len() as u32;
+        self.bins.push(bin);
+        self.page_bins.extend(std::iter::repeat_n(index, bin.size as usize / 4096));
     }
 
     /// Checks that `cell` starts an allocated cell inside a bin and returns its total
@@ -330,6 +342,15 @@ fn read_base_block(data: &[u8]) -> Result<BaseInfo> {
 }
 
 /// Walks the bin headers and returns the bins; they must tile `[0, bins_size)` exactly.
+/// The bin index of every 4 KiB page.
+fn page_index(bins: &[Bin]) -> Vec<u32> {
+    let mut pages = Vec::with_capacity(bins.iter().map(|b| b.size as usize / 4096).sum());
+    for (i, b) in bins.iter().enumerate() {
+        pages.extend(std::iter::repeat_n(i as u32, b.size as usize / 4096));
+    }
+    pages
+}
+
 fn index_bins(data: &[u8], bins_size: u32) -> Result<Vec<Bin>> {
     if !bins_size.is_multiple_of(4096) || bins_size == 0 {
         return Err(Error::Corrupt {
