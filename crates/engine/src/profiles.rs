@@ -103,8 +103,13 @@ pub fn discover(host: &dyn Host, options: DiscoverOptions) -> Result<Vec<Profile
     let Some(list) = host.key(MachineHive::Software, PROFILE_LIST)? else {
         return Ok(Vec::new());
     };
+    // Without a readable SAM the rows still come (from SOFTWARE), but names of local
+    // accounts and admin membership are unknown: say so rather than guess.
     let machine_sid = host.machine_sid().ok();
-    let local_users = host.users().unwrap_or_default();
+    let local_users = host.users().unwrap_or_else(|e| {
+        tracing::warn!("local accounts unavailable, local names and admin rights unknown: {e}");
+        Vec::new()
+    });
     let admins = host.alias_members(ADMINISTRATORS).unwrap_or_default();
     let logon_ui = host.key(MachineHive::Software, LOGON_UI)?;
     let mut rows = Vec::new();

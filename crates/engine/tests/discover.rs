@@ -167,3 +167,17 @@ fn volumes_that_cannot_be_used_are_refused_clearly() {
     let err = OfflineHost::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("Fast Startup"), "{err}");
 }
+
+#[test]
+fn a_corrupt_sam_still_lists_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    software(dir.path(), &[(DOMAIN_SID, r"C:\Users\someone", 0)]);
+    std::fs::write(dir.path().join("Windows/System32/config/SAM"), vec![0x42u8; 8192]).unwrap();
+    let host = OfflineHost::open(dir.path()).unwrap();
+    let rows = discover(&host, DiscoverOptions::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].local_admin);
+    assert_eq!(rows[0].states, [ProfileState::MissingFolder]);
+    let err = host.sam().unwrap_err().to_string();
+    assert!(err.contains("SAM"), "{err}");
+}
