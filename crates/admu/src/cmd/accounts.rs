@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use sam::{NewUser, Sam};
 use serde::Serialize;
@@ -225,34 +224,15 @@ fn print_listing(l: &Listing) {
     }
 }
 
-/// The password, from a file (minus one trailing newline) or an environment variable.
+/// The password, from a file (its first line) or an environment variable.
 fn read_password(args: &AddArgs) -> Result<String, CommandError> {
-    let usage = |msg: String| CommandError::new(Exit::Usage, anyhow::anyhow!(msg));
-    let password = match (&args.password_file, &args.password_env) {
-        (Some(file), None) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read the password file {}", file.display()))?;
-            let text = text
-                .strip_suffix('\n')
-                .map(|t| t.strip_suffix('\r').unwrap_or(t))
-                .unwrap_or(&text);
-            text.to_string()
-        }
-        (None, Some(var)) => std::env::var(var).map_err(|_| {
-            usage(format!(
-                "environment variable {var} is not set (or not Unicode)"
-            ))
-        })?,
-        _ => {
-            return Err(usage(
-                "give exactly one of --password-file and --password-env".into(),
-            ));
-        }
-    };
-    if password.is_empty() {
-        return Err(usage("the password is empty".into()));
-    }
-    Ok(password)
+    crate::cmd::read_password(args.password_file.as_deref(), args.password_env.as_deref())?
+        .ok_or_else(|| {
+            CommandError::new(
+                Exit::Usage,
+                anyhow::anyhow!("give exactly one of --password-file and --password-env"),
+            )
+        })
 }
 
 #[derive(Debug, Serialize)]

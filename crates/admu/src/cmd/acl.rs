@@ -4,12 +4,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use ntsec::files::NtfsXattr;
-use ntsec::{FileSecurity, Mode, SecurityDescriptor, SidMap, TreeOptions, translate_tree};
+use ntsec::{FileSecurity, SecurityDescriptor, SidMap, TreeOptions, translate_tree};
 use serde::Serialize;
 
-use crate::cmd::print_json;
+use crate::cmd::{ModeArg, print_json};
 use crate::exit::{CommandError, Exit};
 
 /// File and folder security descriptors (NTFS via ntfs-3g or ntfs3).
@@ -30,16 +30,6 @@ enum AclCommand {
 #[derive(Debug, Args)]
 struct ShowArgs {
     path: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ModeArg {
-    /// Old SID becomes the new one (owner, group, every ACE).
-    Replace,
-    /// Keep the old ACE and add the same ACE for the new SID right after it.
-    Add,
-    /// Drop the ACEs of the old SID.
-    Remove,
 }
 
 #[derive(Debug, Args)]
@@ -105,11 +95,7 @@ fn show(args: ShowArgs, json: bool) -> Result<Exit, CommandError> {
 fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
     let map = SidMap::from_pairs(args.maps.iter().map(String::as_str))
         .map_err(|e| CommandError::new(Exit::Usage, anyhow::anyhow!("--map: {e}")))?;
-    let mode = match args.mode {
-        ModeArg::Replace => Mode::Replace,
-        ModeArg::Add => Mode::Add,
-        ModeArg::Remove => Mode::Remove,
-    };
+    let mode: ntsec::Mode = args.mode.into();
     let backend = NtfsXattr::detect(&args.dir)?;
     let live = std::io::stderr().is_terminal() && !json;
     let progress = |p: &ntsec::files::Progress| {

@@ -10,7 +10,7 @@ use hive::export::{ExportOptions, Format, RegEncoding};
 use hive::{Hive, OpenOptions};
 use serde::Serialize;
 
-use crate::cmd::print_json;
+use crate::cmd::{ModeArg, print_json};
 use crate::exit::{CommandError, Exit};
 
 /// Registry hive files: inspect, export, list and translate SIDs, validate.
@@ -92,16 +92,6 @@ struct ExportArgs {
 struct SidsArgs {
     #[command(flatten)]
     hive: HiveFile,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ModeArg {
-    /// Old SID becomes the new one (owner, group, every ACE).
-    Replace,
-    /// Keep the old ACE and add the same ACE for the new SID right after it.
-    Add,
-    /// Drop the ACEs of the old SID.
-    Remove,
 }
 
 #[derive(Debug, Args)]
@@ -360,11 +350,7 @@ struct TranslateOutcome {
 fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
     let map = ntsec::SidMap::from_pairs(args.maps.iter().map(String::as_str))
         .map_err(|e| CommandError::new(Exit::Usage, anyhow::anyhow!("--map: {e}")))?;
-    let mode = match args.mode {
-        ModeArg::Replace => ntsec::Mode::Replace,
-        ModeArg::Add => ntsec::Mode::Add,
-        ModeArg::Remove => ntsec::Mode::Remove,
-    };
+    let mode: ntsec::Mode = args.mode.into();
     let mut hive = args.hive.open()?;
     let report = hive
         .translate_sids(&map, mode)

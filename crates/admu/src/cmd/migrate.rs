@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use engine::migrate::{self, MigrateRequest, Secret, run::MigrateError};
 use engine::offline::OfflineHost;
@@ -64,32 +63,10 @@ pub struct PasswordArgs {
 
 impl PasswordArgs {
     fn read(&self) -> Result<Option<Secret>, CommandError> {
-        if let Some(file) = &self.password_file {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("--password-file {}: cannot read it", file.display()))
-                .map_err(|e| CommandError::new(Exit::Usage, e))?;
-            let line = text.lines().next().unwrap_or("").to_string();
-            if line.is_empty() {
-                return Err(CommandError::new(
-                    Exit::Usage,
-                    anyhow::anyhow!(
-                        "--password-file {}: the first line is empty",
-                        file.display()
-                    ),
-                ));
-            }
-            return Ok(Some(Secret::new(line)));
-        }
-        if let Some(var) = &self.password_env {
-            let value = std::env::var(var).map_err(|_| {
-                CommandError::new(
-                    Exit::Usage,
-                    anyhow::anyhow!("--password-env {var}: the variable is not set"),
-                )
-            })?;
-            return Ok(Some(Secret::new(value)));
-        }
-        Ok(None)
+        Ok(
+            crate::cmd::read_password(self.password_file.as_deref(), self.password_env.as_deref())?
+                .map(Secret::new),
+        )
     }
 }
 

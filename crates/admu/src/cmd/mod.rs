@@ -37,3 +37,67 @@ macro_rules! outln {
         $crate::cmd::write_out(format_args!($($arg)*))
     };
 }
+
+/// A password from `--password-file` (its first line) or `--password-env`, never from
+/// the command line. `None` when neither flag was given.
+pub fn read_password(
+    file: Option<&std::path::Path>,
+    env: Option<&str>,
+) -> Result<Option<String>, crate::exit::CommandError> {
+    use crate::exit::{CommandError, Exit};
+    let usage = |msg: String| CommandError::new(Exit::Usage, anyhow::anyhow!(msg));
+    let password = match (file, env) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                usage(format!(
+                    "--password-file {}: cannot read it: {e}",
+                    file.display()
+                ))
+            })?;
+            let line = text.lines().next().unwrap_or("").to_string();
+            if line.is_empty() {
+                return Err(usage(format!(
+                    "--password-file {}: the first line is empty",
+                    file.display()
+                )));
+            }
+            line
+        }
+        (None, Some(var)) => {
+            let value = std::env::var(var).map_err(|_| {
+                usage(format!(
+                    "--password-env {var}: the variable is not set (or not Unicode)"
+                ))
+            })?;
+            if value.is_empty() {
+                return Err(usage(format!(
+                    "--password-env {var}: the password is empty"
+                )));
+            }
+            value
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(password))
+}
+
+/// How SIDs are translated (ADMT's modes), for `--mode`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Old SID becomes the new one (owner, group, every ACE).
+    Replace,
+    /// Keep the old ACE and add the same ACE for the new SID right after it.
+    Add,
+    /// Drop the ACEs of the old SID.
+    Remove,
+}
+
+impl From<ModeArg> for ntsec::Mode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Replace => ntsec::Mode::Replace,
+            ModeArg::Add => ntsec::Mode::Add,
+            ModeArg::Remove => ntsec::Mode::Remove,
+        }
+    }
+}
