@@ -90,3 +90,38 @@ fn not_ntfs_and_bad_map_are_clear_errors() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn hive_translate_in_place_keeps_the_files_descriptor() {
+    let Some(vol) =
+        testbed::NtfsImage::for_test("hive_translate_in_place_keeps_the_files_descriptor")
+    else {
+        return;
+    };
+    let Some(src) = testbed::fixture(
+        "hive_translate_in_place_keeps_the_files_descriptor",
+        "regipy/NTUSER.DAT",
+    ) else {
+        return;
+    };
+    let file = vol.path().join("NTUSER.DAT");
+    std::fs::copy(&src, &file).unwrap();
+    let sd =
+        ntsec::SecurityDescriptor::from_sddl(&format!("O:{OLD}G:SYD:(A;;FA;;;SY)(A;;FA;;;{OLD})"))
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+    testbed::write_ntfs_acl(&file, &sd).unwrap();
+    let map = "S-1-5-21-2036804247-3058324640-2116585241-1673=S-1-5-21-1-2-3-1001";
+    let out = admu(&["hive", "translate", file.to_str().unwrap(), "--map", map]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        testbed::read_ntfs_acl(&file).unwrap(),
+        sd,
+        "the saved hive lost its descriptor"
+    );
+}

@@ -360,7 +360,7 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
     if !args.dry_run && report.cells_changed > 0 {
         let saved = match &args.output {
             Some(out) => hive.save_as(out)?,
-            None => hive.save()?,
+            None => save_in_place(&mut hive, &args.hive.file)?,
         };
         written = Some(saved.path);
     } else if !args.dry_run
@@ -472,4 +472,19 @@ fn verify_translated(hive: &Hive, report: &hive::RewriteReport) -> Result<(), Co
         })?;
     }
     Ok(())
+}
+
+/// Saves a hive over its own file, keeping what the file system stores outside the
+/// bytes: on an NTFS volume (ntfs-3g), the file's security descriptor and attributes.
+fn save_in_place(hive: &mut Hive, file: &Path) -> Result<hive::SaveReport, CommandError> {
+    #[cfg(target_os = "linux")]
+    if let Ok(ntfs) = ntsec::files::NtfsXattr::detect(file) {
+        let keep = |tmp: &Path, target: &Path| ntfs.copy_metadata(target, tmp);
+        return Ok(hive.save_with(hive::SaveOptions {
+            before_rename: Some(&keep),
+            ..hive::SaveOptions::default()
+        })?);
+    }
+    let _ = file;
+    Ok(hive.save()?)
 }
