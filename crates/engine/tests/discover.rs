@@ -172,7 +172,11 @@ fn volumes_that_cannot_be_used_are_refused_clearly() {
 fn a_corrupt_sam_still_lists_profiles() {
     let dir = tempfile::tempdir().unwrap();
     software(dir.path(), &[(DOMAIN_SID, r"C:\Users\someone", 0)]);
-    std::fs::write(dir.path().join("Windows/System32/config/SAM"), vec![0x42u8; 8192]).unwrap();
+    std::fs::write(
+        dir.path().join("Windows/System32/config/SAM"),
+        vec![0x42u8; 8192],
+    )
+    .unwrap();
     let host = OfflineHost::open(dir.path()).unwrap();
     let rows = discover(&host, DiscoverOptions::default()).unwrap();
     assert_eq!(rows.len(), 1);

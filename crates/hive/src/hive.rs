@@ -198,7 +198,8 @@ impl Hive {
     pub(crate) fn push_bin(&mut self, bin: Bin) {
         let index = self.bins.len() as u32;
         self.bins.push(bin);
-        self.page_bins.extend(std::iter::repeat_n(index, bin.size as usize / 4096));
+        self.page_bins
+            .extend(std::iter::repeat_n(index, bin.size as usize / 4096));
     }
 
     /// Checks that `cell` starts an allocated cell inside a bin and returns its total
