@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use hive::base::{BASE_BLOCK_SIZE, read_u16, read_u32};
 use hive::names::upcase_str;
@@ -527,20 +526,7 @@ fn model_listing(m: &MKey) -> Listing {
 }
 
 fn hivex_listing(python: &Path, file: &Path) -> Listing {
-    let script = testbed::repo_root().join("tools/oracles/hive_dump.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg("hivex")
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "hivex could not read {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = testbed::hive_dump(python, "hivex", file);
     let mut listing = Listing::new();
     for k in json.as_array().unwrap() {
         let values = k["values"]

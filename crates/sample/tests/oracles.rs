@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use hive::Hive;
 use serde_json::Value as Json;
@@ -34,20 +33,7 @@ fn ours(hive: &Hive) -> Listing {
 }
 
 fn dump(python: &Path, lib: &str, file: &Path) -> Json {
-    let script = testbed::repo_root().join("tools/oracles/hive_dump.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg(lib)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{lib} could not read {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    testbed::hive_dump(python, lib, file)
 }
 
 fn hivex_listing(python: &Path, file: &Path) -> Listing {

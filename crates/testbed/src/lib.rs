@@ -121,3 +121,33 @@ pub fn python_with(test: &str, modules: &[&str]) -> Option<std::path::PathBuf> {
 pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// Runs `tools/oracles/hive_dump.py LIB FILE` (LIB is `hivex` or `regipy`) with the
+/// given Python and returns its JSON listing; a tool that cannot read the file fails the
+/// test with the tool's own message.
+#[allow(
+    clippy::panic,
+    reason = "test support: an oracle's refusal must fail the test"
+)]
+pub fn hive_dump(python: &std::path::Path, lib: &str, file: &std::path::Path) -> serde_json::Value {
+    let script = repo_root().join("tools/oracles/hive_dump.py");
+    let out = match std::process::Command::new(python)
+        .arg(script)
+        .arg(lib)
+        .arg(file)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => panic!("cannot run {}: {e}", python.display()),
+    };
+    assert!(
+        out.status.success(),
+        "{lib} could not read {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!("{lib} printed no JSON for {}: {e}", file.display()),
+    }
+}
