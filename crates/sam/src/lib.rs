@@ -22,7 +22,8 @@
 //! let admins = pair.sam.alias(sam::AliasDomain::Builtin, sam::alias::ADMINISTRATORS)?;
 //! assert!(admins.members.contains(&user.sid));
 //!
-//! // On a mounted volume: sam::volume::find_hives(root), Sam::open_with_system(…), edit, save().
+//! // On a mounted volume, engine::offline::OfflineHost finds the files; then
+//! // Sam::open_with_system(…), edit, save().
 //! # Ok::<(), sam::Error>(())
 //! ```
 //!
@@ -54,7 +55,6 @@ pub mod records;
 pub mod rng;
 pub mod sam;
 pub mod system;
-pub mod volume;
 
 pub use builder::{GeneratedPair, PairSpec, WrittenPair, generate_pair};
 pub use crypto::KeyScheme;
@@ -64,4 +64,3 @@ pub use names::validate_name;
 pub use rng::Random;
 pub use sam::{Alias, AliasDomain, Sam, User, alias, flags};
 pub use system::SystemInfo;
-pub use volume::{HivePaths, find_hives};

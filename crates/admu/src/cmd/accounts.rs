@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use engine::host::MachineHive;
+use engine::offline::OfflineHost;
 use sam::{NewUser, Sam};
 use serde::Serialize;
 
@@ -105,8 +107,26 @@ fn open_failed(e: sam::Error) -> CommandError {
     CommandError::new(Exit::Failed, e)
 }
 
+/// The SAM and SYSTEM files of a volume, found (case-insensitively, after the volume
+/// checks) the way every command finds them.
+struct Hives {
+    sam: PathBuf,
+    system: Option<PathBuf>,
+}
+
+fn find_hives(root: &Path) -> Result<Hives, CommandError> {
+    let host = OfflineHost::open(root).map_err(|e| CommandError::new(Exit::Failed, e))?;
+    let sam = host
+        .hive_path(MachineHive::Sam)
+        .map_err(|e| CommandError::new(Exit::Failed, e))?;
+    Ok(Hives {
+        sam,
+        system: host.hive_path(MachineHive::System).ok(),
+    })
+}
+
 fn list(root: &Path, json: bool) -> Result<Exit, CommandError> {
-    let hives = sam::find_hives(root).map_err(open_failed)?;
+    let hives = find_hives(root)?;
     let sam = Sam::open(&hives.sam).map_err(open_failed)?;
     // The SYSTEM only names the computer here; a missing or unreadable one is not fatal.
     let computer_name = match &hives.system {
@@ -251,7 +271,7 @@ const EXPERIMENTAL: &str =
 fn run_add(args: AddArgs, json: bool) -> Result<Exit, CommandError> {
     sam::validate_name(&args.name).map_err(open_failed)?;
     let password = read_password(&args)?;
-    let hives = sam::find_hives(&args.root).map_err(open_failed)?;
+    let hives = find_hives(&args.root)?;
     let system = hives.system.as_ref().ok_or_else(|| {
         open_failed(sam::Error::NeedSystem {
             file: hives.sam.display().to_string(),
