@@ -1255,11 +1255,11 @@ fn migrate_is_judged_right_by_hivex_regipy_ntfssecaudit_and_impacket() {
         let (ext, prog) = (field(a, "ext"), field(a, "prog_id"));
         assert_eq!(
             field(b, "hash"),
-            engine::userchoice::user_choice_hash(&ext, &old, &prog, t),
+            hive::userchoice::user_choice_hash(&ext, &old, &prog, t),
             "{}: the hash verified for the old SID before",
             a["key"]
         );
-        let want = engine::userchoice::user_choice_hash(&ext, &new, &prog, t);
+        let want = hive::userchoice::user_choice_hash(&ext, &new, &prog, t);
         assert_eq!(field(a, "hash"), want, "{}: hash for the new SID", a["key"]);
         hashes.insert(field(a, "key").to_lowercase(), want);
     }

@@ -11,7 +11,7 @@ use ntsec::{Mode, Sid, SidMap};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::userchoice::{legacy_user_choice_hash, user_choice_hash};
+use hive::userchoice::{legacy_user_choice_hash, user_choice_hash};
 
 /// Which user hive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

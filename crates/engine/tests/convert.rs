@@ -2,7 +2,7 @@
 #![cfg(test)]
 
 use engine::convert::{Conversion, Marker, UserHive, convert_user_hive, read_marker};
-use engine::userchoice::user_choice_hash;
+use hive::userchoice::user_choice_hash;
 use hive::Hive;
 
 const NEW: &str = "S-1-5-21-1111111111-2222222222-3333333333-1001";

@@ -27,12 +27,14 @@ pub mod check;
 pub mod edit;
 pub mod error;
 pub mod export;
+pub mod filetime;
 pub mod hive;
 pub mod key;
 pub mod log;
 pub mod names;
 pub mod new;
 pub mod security;
+pub mod userchoice;
 pub mod value;
 pub mod write;
 

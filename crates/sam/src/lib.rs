@@ -22,7 +22,7 @@
 //! let admins = pair.sam.alias(sam::AliasDomain::Builtin, sam::alias::ADMINISTRATORS)?;
 //! assert!(admins.members.contains(&user.sid));
 //!
-//! // On a mounted volume, engine::offline::OfflineHost finds the files; then
+//! // On a mounted volume, offline::OfflineHost finds the files; then
 //! // Sam::open_with_system(…), edit, save().
 //! # Ok::<(), sam::Error>(())
 //! ```

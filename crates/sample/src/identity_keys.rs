@@ -70,7 +70,7 @@ pub fn user_choices(b: &mut RegBuilder, user: &User, r: &mut Rng) -> Result<Vec<
         let k = b.sub(p, "UserChoice")?;
         b.secure(k, sd::USER_CHOICE)?;
         let t = user.first_logon + r.range(1, 40) * DAY + r.below(86_400) * SECOND;
-        let hash = engine::userchoice::user_choice_hash(ext, &sid, prog_id, t);
+        let hash = hive::userchoice::user_choice_hash(ext, &sid, prog_id, t);
         b.sz(k, "ProgId", prog_id)?;
         b.sz(k, "Hash", &hash)?;
         b.pin(k, t)?;

@@ -269,7 +269,7 @@ pub fn computer_name(seed: u64) -> String {
 /// The installation time for `seed`: some day in 2023 or 2024.
 pub fn install_time(seed: u64) -> u64 {
     let mut r = Rng::new(seed).fork("install-time");
-    engine::userchoice::filetime_from_utc(2023, 1, 2, 9, 0)
+    hive::filetime::filetime_from_utc(2023, 1, 2, 9, 0)
         + r.below(600) * DAY
         + r.below(8 * 3600) * SECOND
 }

@@ -55,7 +55,7 @@ pub fn mount_point_buffer(target: &str) -> Vec<u8> {
 #[derive(Debug, Clone)]
 pub struct Ntfs {
     #[cfg(target_os = "linux")]
-    backend: Option<ntsec::files::NtfsXattr>,
+    backend: Option<ntfs3g::NtfsXattr>,
     /// Why descriptors cannot be set, when they cannot.
     pub unavailable: Option<String>,
 }
@@ -65,7 +65,7 @@ impl Ntfs {
     pub fn detect(dir: &Path) -> Ntfs {
         #[cfg(target_os = "linux")]
         {
-            match ntsec::files::NtfsXattr::detect(dir) {
+            match ntfs3g::NtfsXattr::detect(dir) {
                 Ok(b) => Ntfs {
                     backend: Some(b),
                     unavailable: None,

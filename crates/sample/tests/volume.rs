@@ -72,7 +72,7 @@ fn user_choice_hashes_are_valid_for_the_owner() {
             let key = hive.key(&uc.key).unwrap().unwrap();
             let prog_id = text(&hive, &uc.key, "ProgId");
             let hash = text(&hive, &uc.key, "Hash");
-            let expected = engine::userchoice::user_choice_hash(
+            let expected = hive::userchoice::user_choice_hash(
                 &uc.ext,
                 &user.sid,
                 &prog_id,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use engine::host::MachineHive;
-use engine::offline::OfflineHost;
+use offline::OfflineHost;
 use sam::{NewUser, Sam};
 use serde::Serialize;
 
@@ -329,7 +329,7 @@ fn keep_file_security(tmp: &Path, target: &Path) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use ntsec::FileSecurity;
-        if let Ok(backend) = ntsec::files::NtfsXattr::detect(target) {
+        if let Ok(backend) = ntfs3g::NtfsXattr::detect(target) {
             let mut descriptor = Vec::new();
             backend.read(target, &mut descriptor)?;
             backend.write(tmp, &descriptor)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use ntsec::files::NtfsXattr;
+use ntfs3g::NtfsXattr;
 use ntsec::{FileSecurity, SecurityDescriptor, SidMap, TreeOptions, translate_tree};
 use serde::Serialize;
 

@@ -478,7 +478,7 @@ fn verify_translated(hive: &Hive, report: &hive::RewriteReport) -> Result<(), Co
 /// bytes: on an NTFS volume (ntfs-3g), the file's security descriptor and attributes.
 fn save_in_place(hive: &mut Hive, file: &Path) -> Result<hive::SaveReport, CommandError> {
     #[cfg(target_os = "linux")]
-    if let Ok(ntfs) = ntsec::files::NtfsXattr::detect(file) {
+    if let Ok(ntfs) = ntfs3g::NtfsXattr::detect(file) {
         let keep = |tmp: &Path, target: &Path| ntfs.copy_metadata(target, tmp);
         return Ok(hive.save_with(hive::SaveOptions {
             before_rename: Some(&keep),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use engine::offline::OfflineHost;
+use offline::OfflineHost;
 use engine::profiles::{DiscoverOptions, Profile, ProfileState, discover};
 
 use crate::cmd::print_json;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use engine::migrate::{self, MigrateRequest, Secret, run::MigrateError};
-use engine::offline::OfflineHost;
+use offline::OfflineHost;
 use serde::Serialize;
 
 use crate::cmd::print_json;

@@ -2,20 +2,16 @@
 //! through a [`FileSecurity`] backend, and [`translate_tree`], which rewrites a whole
 //! profile tree's descriptors.
 //!
-//! Backends: [`NtfsXattr`] on Linux (ntfs-3g's `system.ntfs_acl`, the kernel ntfs3
+//! Backends: `ntfs3g::NtfsXattr` on Linux (ntfs-3g's `system.ntfs_acl`, the kernel ntfs3
 //! driver's `system.ntfs_security`); the live Windows host implements the same trait
 //! over `GetFileSecurityW`/`SetFileSecurityW` in its own crate.
 
 mod tree;
-#[cfg(target_os = "linux")]
-mod xattr;
 
 use std::io;
 use std::path::Path;
 
 pub use tree::{PathError, Progress, TreeOptions, TreeReport, translate_tree};
-#[cfg(target_os = "linux")]
-pub use xattr::NtfsXattr;
 
 /// No self-relative descriptor is larger than this (ACLs are capped at 64 KiB), so one
 /// read into a buffer of this size always suffices.

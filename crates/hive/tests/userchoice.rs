@@ -2,7 +2,7 @@
 //! from the SID, the ProgId and the key's last-write time.
 #![cfg(test)]
 
-use engine::userchoice::user_choice_hash;
+use hive::userchoice::user_choice_hash;
 use hive::Hive;
 
 #[test]

@@ -3,9 +3,10 @@
 
 use ntsec::Sid;
 
-use crate::error::{Error, Result};
-use crate::host::{LocalUser, MachineHive};
-use crate::offline::OfflineHost;
+use engine::error::{Error, Result};
+use engine::host::{LocalUser, MachineHive};
+
+use crate::OfflineHost;
 
 fn accounts_err(e: sam::Error) -> Error {
     Error::Accounts(e.to_string())

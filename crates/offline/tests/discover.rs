@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use engine::offline::OfflineHost;
+use offline::OfflineHost;
 use engine::profiles::{DiscoverOptions, ProfileKind, ProfileState, discover};
 use hive::{Hive, NewHive};
 

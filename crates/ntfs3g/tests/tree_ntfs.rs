@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ntsec::files::NtfsXattr;
+use ntfs3g::NtfsXattr;
 use ntsec::{Mode, SecurityDescriptor, SidMap, TreeOptions, translate_tree};
 
 const OLD: &str = "S-1-5-21-1004336348-1177238915-682003330-1103";

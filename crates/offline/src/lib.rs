@@ -1,5 +1,20 @@
 //! The offline host: a Windows system volume mounted on Linux (ntfs-3g) or any folder
-//! laid out like one (the sample volume).
+//! laid out like one (the sample volume). It implements the engine's host traits over
+//! the volume's files: machine hives through `crates/hive`, accounts through
+//! `crates/sam`, file security through the ntfs-3g extended attributes (`crates/ntfs3g`).
+//!
+//! ```no_run
+//! use engine::profiles::{discover, DiscoverOptions};
+//! use offline::OfflineHost;
+//!
+//! let host = OfflineHost::open("/mnt/windows")?;
+//! for p in discover(&host, DiscoverOptions::default())? {
+//!     println!("{} {} {:?}", p.account, p.key, p.states);
+//! }
+//! # Ok::<(), engine::Error>(())
+//! ```
+
+mod accounts;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
@@ -7,12 +22,12 @@ use std::path::{Path, PathBuf};
 use hive::Hive;
 use ntsec::FileSecurity;
 
-use crate::error::{Error, Result};
-use crate::host::{
+use engine::error::{Error, Result};
+use engine::host::{
     Accounts, AccountsEdit, Host, LocalUser, MachineHive, MachineHiveFiles, NewAccount, RegEdit,
     RegKey, RegValue, Registry, RegistryEdit, Volume, VolumeEdit,
 };
-use crate::paths;
+use engine::paths;
 
 /// A mounted Windows volume.
 #[derive(Debug)]
@@ -24,7 +39,7 @@ pub struct OfflineHost {
     security: OnceCell<Hive>,
     accounts: OnceCell<sam::Sam>,
     #[cfg(target_os = "linux")]
-    file_security: Option<ntsec::files::NtfsXattr>,
+    file_security: Option<ntfs3g::NtfsXattr>,
 }
 
 impl OfflineHost {
@@ -52,7 +67,7 @@ impl OfflineHost {
         }
         Ok(OfflineHost {
             #[cfg(target_os = "linux")]
-            file_security: ntsec::files::NtfsXattr::detect(&root).ok(),
+            file_security: ntfs3g::NtfsXattr::detect(&root).ok(),
             root,
             software: OnceCell::new(),
             system: OnceCell::new(),
@@ -67,7 +82,7 @@ impl OfflineHost {
         if let Some(s) = self.accounts.get() {
             return Ok(s);
         }
-        let opened = crate::sam_offline::open(self)?;
+        let opened = crate::accounts::open(self)?;
         Ok(self.accounts.get_or_init(|| opened))
     }
 
@@ -200,22 +215,22 @@ impl Volume for OfflineHost {
 
 impl Accounts for OfflineHost {
     fn machine_sid(&self) -> Result<ntsec::Sid> {
-        crate::sam_offline::machine_sid(self)
+        crate::accounts::machine_sid(self)
     }
     fn computer_name(&self) -> Result<String> {
-        crate::sam_offline::computer_name(self)
+        crate::accounts::computer_name(self)
     }
     fn users(&self) -> Result<Vec<LocalUser>> {
-        crate::sam_offline::users(self)
+        crate::accounts::users(self)
     }
     fn alias_members(&self, alias_rid: u32) -> Result<Vec<ntsec::Sid>> {
-        crate::sam_offline::alias_members(self, alias_rid)
+        crate::accounts::alias_members(self, alias_rid)
     }
     fn builtin_aliases_of(&self, sid: &ntsec::Sid) -> Result<Vec<u32>> {
-        crate::sam_offline::builtin_aliases_of(self, sid)
+        crate::accounts::builtin_aliases_of(self, sid)
     }
     fn name_in_use(&self, name: &str) -> Result<Option<String>> {
-        crate::sam_offline::name_in_use(self, name)
+        crate::accounts::name_in_use(self, name)
     }
 }
 
@@ -225,9 +240,9 @@ impl Host for OfflineHost {
     }
 }
 
-impl crate::host::MigrationHost for OfflineHost {
+impl engine::host::MigrationHost for OfflineHost {
     fn volume_root_path(&self, relative: &str) -> Option<PathBuf> {
-        crate::paths::resolve_for_create(&self.root, relative)
+        paths::resolve_for_create(&self.root, relative)
     }
 }
 
@@ -259,7 +274,7 @@ impl OfflineHost {
     }
 
     fn edit_sam(&mut self, f: impl FnOnce(&mut sam::Sam) -> sam::Result<()>) -> Result<()> {
-        let mut opened = crate::sam_offline::open(self)?;
+        let mut opened = crate::accounts::open(self)?;
         let sam_path = self.hive_path(MachineHive::Sam)?;
         f(&mut opened).map_err(|e| Error::Accounts(e.to_string()))?;
         let keep = |tmp: &Path, target: &Path| self.copy_metadata(target, tmp);

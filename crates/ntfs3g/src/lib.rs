@@ -1,9 +1,24 @@
-//! Descriptors through Linux NTFS drivers' extended attributes.
+//! NTFS security descriptors and attributes of a volume mounted on Linux, through the
+//! extended attributes that ntfs-3g (`system.ntfs_acl`, `system.ntfs_attrib_be`) and the
+//! kernel's ntfs3 driver (`system.ntfs_security`) expose: the [`ntsec::FileSecurity`]
+//! backend of the offline host, the sample generator and `admu acl`.
+//!
+//! ```no_run
+//! use ntsec::FileSecurity;
+//! use ntfs3g::NtfsXattr;
+//!
+//! let backend = NtfsXattr::detect("/mnt/windows/Users".as_ref())?;
+//! let mut sd = Vec::new();
+//! backend.read("/mnt/windows/Users/alice".as_ref(), &mut sd)?;
+//! println!("{}", ntsec::SecurityDescriptor::from_bytes(&sd)?.to_sddl());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg(target_os = "linux")]
 
 use std::io;
 use std::path::Path;
 
-use super::{FileSecurity, MAX_DESCRIPTOR};
+use ntsec::files::{FileSecurity, MAX_DESCRIPTOR};
 
 /// ntfs-3g (FUSE) and the kernel's ntfs3 driver expose a file's self-relative
 /// descriptor as an extended attribute.
