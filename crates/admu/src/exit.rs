@@ -20,6 +20,11 @@ pub enum Exit {
     RolledBack,
     /// A migration failed and could not be rolled back automatically: run `admu recover`.
     NeedsRecover,
+    /// A journal cannot be trusted (edited, not private, a backup changed): refused,
+    /// nothing was changed.
+    JournalRefused,
+    /// Another admu run holds the volume's lock; nothing was changed.
+    Busy,
 }
 
 impl Exit {
@@ -32,6 +37,8 @@ impl Exit {
             Exit::CheckFailed => 3,
             Exit::RolledBack => 4,
             Exit::NeedsRecover => 5,
+            Exit::JournalRefused => 6,
+            Exit::Busy => 7,
         }
     }
 }
@@ -64,6 +71,17 @@ impl<E: Into<anyhow::Error>> From<E> for CommandError {
     }
 }
 
+/// The exit code of an engine error that stopped a command before it changed anything.
+pub fn engine_error(e: engine::Error) -> CommandError {
+    let exit = match &e {
+        engine::Error::Journal(_) => Exit::JournalRefused,
+        engine::Error::Locked(_) => Exit::Busy,
+        engine::Error::Refused(_) => Exit::CheckFailed,
+        _ => Exit::Failed,
+    };
+    CommandError::new(exit, e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +95,8 @@ mod tests {
             Exit::CheckFailed,
             Exit::RolledBack,
             Exit::NeedsRecover,
+            Exit::JournalRefused,
+            Exit::Busy,
         ];
         let mut codes: Vec<u8> = all.iter().map(|e| e.code()).collect();
         codes.sort_unstable();

@@ -54,7 +54,7 @@ pub struct Marker {
 }
 
 /// What a conversion changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ConversionReport {
     pub security: hive::RewriteReport,
     pub root_renamed: bool,

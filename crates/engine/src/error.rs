@@ -26,6 +26,16 @@ pub enum Error {
     Invalid(String),
     #[error("local accounts: {0}")]
     Accounts(String),
+    /// A journal that cannot be trusted (edited, unprotected, backups changed): refused
+    /// before anything changed.
+    #[error("{0}")]
+    Journal(String),
+    /// Checks refused the command before it changed anything.
+    #[error("{0}")]
+    Refused(String),
+    /// Another admu run holds the volume.
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl Error {

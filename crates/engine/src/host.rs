@@ -3,14 +3,14 @@
 //! implements them over a mounted volume; the live Windows host over Win32. The engine
 //! itself never touches files, xattrs or Win32 directly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ntsec::{FileSecurity, Sid};
 
 use crate::error::Result;
 
 /// The machine hives (`Windows\System32\config\…`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MachineHive {
     Software,
     System,
@@ -197,15 +197,38 @@ pub mod hex_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        if text.len() % 2 != 0 {
-            return Err(serde::de::Error::custom("odd hex length"));
-        }
-        (0..text.len() / 2)
-            .map(|i| {
-                u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)
-            })
-            .collect()
+        super::parse_hex(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// Parses lowercase or uppercase hex; anything else (odd length, non-hex or non-ASCII
+/// characters) is an error naming the offset.
+pub fn parse_hex(text: &str) -> std::result::Result<Vec<u8>, String> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return Err(format!("hex text of odd length {}", bytes.len()));
+    }
+    let digit = |i: usize| {
+        let c = bytes[i];
+        (c as char)
+            .to_digit(16)
+            .map(|d| d as u8)
+            .ok_or_else(|| format!("hex text has {:?} at offset {i}", c as char))
+    };
+    (0..bytes.len() / 2)
+        .map(|i| Ok(digit(2 * i)? << 4 | digit(2 * i + 1)?))
+        .collect()
+}
+
+/// Hex text of bytes, lowercase.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// Changing the machine registry.
@@ -229,11 +252,25 @@ pub trait VolumeEdit: Volume {
 pub trait MachineHiveFiles {
     /// The file of a machine hive, when it can be replaced as a file.
     fn machine_hive_file(&self, which: MachineHive) -> Option<PathBuf>;
+    /// Drops what the host cached of a machine hive whose file the engine replaced.
+    fn forget_cached(&mut self, which: MachineHive) {
+        let _ = which;
+    }
+}
+
+/// admu's own files (journal, backups, lock) are for SYSTEM and Administrators only.
+pub trait PrivateFiles {
+    /// Gives a file or folder admu just created the descriptor of
+    /// [`crate::private::descriptor`] (offline: through the volume's descriptors, or
+    /// mode 0700/0600 where the folder has none).
+    fn make_private(&self, path: &Path) -> std::io::Result<()>;
+    /// Whether only SYSTEM and Administrators can reach `path`; the error says why not.
+    fn check_private(&self, path: &Path) -> std::result::Result<(), String>;
 }
 
 /// Everything a migration needs: reading and changing accounts, registry and files.
 pub trait MigrationHost:
-    Host + AccountsEdit + RegistryEdit + VolumeEdit + MachineHiveFiles
+    Host + AccountsEdit + RegistryEdit + VolumeEdit + MachineHiveFiles + PrivateFiles
 {
     /// A path on the system volume given relative to its root (`ProgramData\admu\…`),
     /// for the journal; missing last components are allowed (to be created).

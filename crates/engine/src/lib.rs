@@ -20,6 +20,7 @@ pub mod host;
 pub mod journal;
 pub mod migrate;
 pub mod paths;
+pub mod private;
 pub mod profiles;
 
 pub use error::{Error, Result};

@@ -65,7 +65,7 @@ impl<'h> Sk<'h> {
 }
 
 /// What a descriptor rewrite changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RewriteReport {
     /// sk cells whose descriptor changed.
     pub cells_changed: usize,

@@ -24,8 +24,8 @@ use ntsec::FileSecurity;
 
 use engine::error::{Error, Result};
 use engine::host::{
-    Accounts, AccountsEdit, Host, LocalUser, MachineHive, MachineHiveFiles, NewAccount, RegEdit,
-    RegKey, RegValue, Registry, RegistryEdit, Volume, VolumeEdit,
+    Accounts, AccountsEdit, Host, LocalUser, MachineHive, MachineHiveFiles, NewAccount,
+    PrivateFiles, RegEdit, RegKey, RegValue, Registry, RegistryEdit, Volume, VolumeEdit,
 };
 use engine::paths;
 
@@ -248,7 +248,7 @@ impl engine::host::MigrationHost for OfflineHost {
 
 impl OfflineHost {
     /// Forgets cached copies after a write, so the next read sees the file.
-    fn invalidate(&mut self, which: MachineHive) {
+    pub fn invalidate(&mut self, which: MachineHive) {
         match which {
             MachineHive::Software => self.software = OnceCell::new(),
             MachineHive::System => self.system = OnceCell::new(),
@@ -423,4 +423,69 @@ impl MachineHiveFiles for OfflineHost {
     fn machine_hive_file(&self, which: MachineHive) -> Option<PathBuf> {
         self.hive_path(which).ok()
     }
+
+    fn forget_cached(&mut self, which: MachineHive) {
+        self.invalidate(which);
+    }
+}
+
+impl PrivateFiles for OfflineHost {
+    /// On an NTFS volume: the private descriptor through the volume's extended
+    /// attributes. On a plain folder (a test volume): mode 0700/0600.
+    fn make_private(&self, path: &Path) -> std::io::Result<()> {
+        let is_dir = std::fs::symlink_metadata(path)?.is_dir();
+        if let Some(backend) = self.file_security() {
+            return backend.write(path, &engine::private::descriptor(is_dir));
+        }
+        set_owner_only(path, is_dir)
+    }
+
+    fn check_private(&self, path: &Path) -> std::result::Result<(), String> {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+        if meta.file_type().is_symlink() {
+            return Err("it is a symbolic link".into());
+        }
+        if let Some(backend) = self.file_security() {
+            let mut sd = Vec::new();
+            backend
+                .read(path, &mut sd)
+                .map_err(|e| format!("its security descriptor cannot be read: {e}"))?;
+            return engine::private::verify(&sd);
+        }
+        check_owner_only(&meta)
+    }
+}
+
+#[cfg(unix)]
+fn set_owner_only(path: &Path, is_dir: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if is_dir { 0o700 } else { 0o600 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_owner_only(_: &Path, _: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// A plain folder: only its owner, who must be the user running admu, may get in.
+#[cfg(unix)]
+fn check_owner_only(meta: &std::fs::Metadata) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!("it is owned by uid {}, not by uid {me}", meta.uid()));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "its mode {:o} lets others in",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_owner_only(_: &std::fs::Metadata) -> std::result::Result<(), String> {
+    Ok(())
 }

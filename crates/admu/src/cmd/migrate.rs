@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use engine::migrate::{self, MigrateRequest, Secret, run::MigrateError};
+use engine::migrate::{self, MigrateError, MigrateRequest, Secret};
 use offline::OfflineHost;
 use serde::Serialize;
 
 use crate::cmd::print_json;
-use crate::exit::{CommandError, Exit};
+use crate::exit::{CommandError, Exit, engine_error};
 
 /// Where the Windows installation is.
 #[derive(Debug, Args)]
@@ -37,6 +37,10 @@ pub struct Who {
     /// Use an existing local account instead of creating one.
     #[arg(long)]
     to_existing: bool,
+    /// With --to-existing: let the migrated profile replace the account's own profile
+    /// in ProfileList (its folder stays where it is).
+    #[arg(long, requires = "to_existing")]
+    replace_existing_profile: bool,
 }
 
 /// Every preflight check, pass or fail with its reason; nothing is changed.
@@ -107,6 +111,10 @@ pub struct MigrateArgs {
     /// Worker threads for the profile tree.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Commit even when some file descriptors cannot be rewritten (every one is listed);
+    /// without it, such a failure rolls the migration back.
+    #[arg(long)]
+    allow_partial: bool,
 }
 
 /// Undo a completed migration exactly.
@@ -140,6 +148,7 @@ pub struct RecoverArgs {
 fn request(who: &Who, password: Option<Secret>) -> MigrateRequest {
     let mut req = MigrateRequest::new(&who.from, &who.to);
     req.to_existing = who.to_existing;
+    req.replace_existing_profile = who.replace_existing_profile;
     req.password = password;
     req
 }
@@ -158,7 +167,7 @@ fn print_checks(checks: &[migrate::Check]) {
 pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
     let host = args.target.open()?;
     let req = request(&args.who, args.password.read()?);
-    let pre = migrate::preflight(&host, &req)?;
+    let pre = migrate::preflight(&host, &req).map_err(engine_error)?;
     if json {
         print_json(&pre)?;
     } else {
@@ -186,9 +195,10 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
         .map_err(|e| CommandError::new(Exit::Usage, anyhow::anyhow!("--map: {e}")))?;
     req.set_default_user = !args.no_default_user;
     req.threads = args.threads;
+    req.allow_partial = args.allow_partial;
 
     if args.dry_run {
-        let plan = migrate::plan(&host, &req)?;
+        let plan = migrate::plan(&host, &req).map_err(engine_error)?;
         if json {
             print_json(&plan)?;
         } else {
@@ -220,7 +230,7 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
                 MigrateError::Preflight(pre),
             ))
         }
-        Err(e @ MigrateError::Failed(_)) => Err(CommandError::new(Exit::Failed, e)),
+        Err(MigrateError::Failed(e)) => Err(engine_error(*e)),
         Err(e @ MigrateError::RolledBack { .. }) => Err(CommandError::new(Exit::RolledBack, e)),
         Err(e @ MigrateError::NeedsRecover { .. }) => Err(CommandError::new(Exit::NeedsRecover, e)),
     }
@@ -233,74 +243,16 @@ fn print_plan(plan: &migrate::Plan) {
         crate::outln!("\nThe migration would not start: fix the failed checks first.");
         return;
     }
-    if let Some(a) = &plan.account {
-        crate::outln!("\nAccount:");
-        crate::outln!(
-            "  {} {} ({}){}",
-            if a.create { "create" } else { "use existing" },
-            a.name,
-            a.sid,
-            if a.admin {
-                ", member of Administrators"
-            } else {
-                ""
-            }
-        );
-        if !a.aliases.is_empty() {
-            crate::outln!(
-                "  also in the old account's local groups (RIDs): {:?}",
-                a.aliases
-            );
-        }
-    }
     crate::outln!("\nSID map:");
     for (old, new) in &plan.sid_map {
         crate::outln!("  {old} -> {new}");
     }
-    for (name, report) in [
-        ("NTUSER.DAT", &plan.ntuser),
-        ("UsrClass.dat", &plan.usrclass),
-    ] {
-        if let Some(r) = report {
-            crate::outln!("\n{name}:");
-            crate::outln!(
-                "  security cells: {} changed, used by {} keys ({} merged, {} moved)",
-                r.security.cells_changed,
-                r.security.keys_affected,
-                r.security.cells_merged,
-                r.security.cells_moved
-            );
-            if r.root_renamed {
-                crate::outln!("  root key renamed to <new SID>_Classes");
-            }
-            for k in &r.keys_renamed {
-                crate::outln!("  key renamed: {k}");
-            }
-            for v in &r.values_rewritten {
-                crate::outln!("  value rewritten: {v}");
-            }
-            if r.user_choice_rehashed > 0 {
-                crate::outln!("  UserChoice hashes recomputed: {}", r.user_choice_rehashed);
-            }
+    for step in &plan.steps {
+        crate::outln!("\n{}:", step.step);
+        for line in &step.summary {
+            crate::outln!("  {line}");
         }
-    }
-    if let Some(f) = &plan.files {
-        crate::outln!(
-            "\nProfile folder: {} entries, {} descriptors would change, {} unreadable",
-            f.seen,
-            f.changed,
-            f.errors_total
-        );
-    }
-    for (name, changes) in [
-        ("ProfileList", &plan.profile_list),
-        ("LogonUI", &plan.logon_ui),
-    ] {
-        if changes.is_empty() {
-            continue;
-        }
-        crate::outln!("\n{name}:");
-        for c in changes {
+        for c in &step.changes {
             crate::outln!(
                 "  {}\\{}: {} -> {}",
                 c.key.rsplit('\\').next().unwrap_or(&c.key),
@@ -313,10 +265,11 @@ fn print_plan(plan: &migrate::Plan) {
     crate::outln!("\nDry run: nothing was changed.");
 }
 
-fn print_outcome(o: &migrate::run::Outcome) {
+fn print_outcome(o: &migrate::Outcome) {
     crate::outln!("Migrated {} to local account {}", o.old_sid, o.account);
     crate::outln!(
-        "  account:       {} {}",
+        "  {:<13}{} {}",
+        "account:",
         if o.account_created {
             "created"
         } else {
@@ -324,36 +277,15 @@ fn print_outcome(o: &migrate::run::Outcome) {
         },
         o.new_sid
     );
-    crate::outln!(
-        "  NTUSER.DAT:    {} security cells, {} UserChoice hashes, {} values, {} keys renamed",
-        o.ntuser.security.cells_changed,
-        o.ntuser.user_choice_rehashed,
-        o.ntuser.values_rewritten.len(),
-        o.ntuser.keys_renamed.len()
-    );
-    crate::outln!(
-        "  UsrClass.dat:  {} security cells, root {}, {} values, {} keys renamed",
-        o.usrclass.security.cells_changed,
-        if o.usrclass.root_renamed {
-            "renamed"
-        } else {
-            "kept"
-        },
-        o.usrclass.values_rewritten.len(),
-        o.usrclass.keys_renamed.len()
-    );
-    crate::outln!(
-        "  files:         {} seen, {} descriptors changed, {} skipped",
-        o.tree.seen,
-        o.tree.changed,
-        o.tree.errors_total
-    );
-    crate::outln!(
-        "  ProfileList:   {} changes; LogonUI: {} changes",
-        o.profile_list.len(),
-        o.logon_ui.len()
-    );
-    crate::outln!("  journal:       {}", o.journal.display());
+    for done in &o.steps {
+        crate::outln!("  {:<13}{}", format!("{}:", done.step()), done.summary());
+        if let engine::journal::record::Done::Tree(t) = done {
+            for e in &t.report.errors {
+                crate::outln!("    not translated: {}: {}", e.path.display(), e.reason);
+            }
+        }
+    }
+    crate::outln!("  {:<13}{}", "journal:", o.journal.display());
     crate::outln!(
         "Undo with: admu revert --root <VOLUME> --name {}",
         o.account
@@ -370,45 +302,35 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
     let who = args.name.or(args.sid).unwrap_or_default();
     if args.dry_run {
-        let journals = migrate::find_journals(&host)?;
-        let found: Vec<migrate::Unfinished> = journals
-            .into_iter()
-            .filter(|j| {
-                j.status == "committed"
-                    && (j
-                        .account
-                        .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(&who))
-                        || j.new_sid
-                            .as_deref()
-                            .is_some_and(|s| s.eq_ignore_ascii_case(&who)))
-            })
-            .collect();
-        if found.is_empty() {
-            return Err(CommandError::new(
-                Exit::Failed,
-                anyhow::anyhow!("nothing to revert for {who:?}: no committed migration to it"),
-            ));
-        }
+        let found = migrate::find_revertible(&host, &who).map_err(engine_error)?;
         if json {
             print_json(&Undone {
                 action: "would revert",
-                migrations: found,
+                migrations: vec![found],
             })?;
         } else {
-            for j in &found {
-                crate::outln!(
-                    "would revert migration {}: {} back to {} (LogonUI, ProfileList, file descriptors, user hives, account)",
-                    j.id,
-                    j.account.as_deref().unwrap_or("?"),
-                    j.old_sid.as_deref().unwrap_or("?")
-                );
-            }
+            crate::outln!(
+                "would revert migration {}: {} back to {} (every step, last first, from the journal)",
+                found.id,
+                found.account.as_deref().unwrap_or("?"),
+                found.old_sid.as_deref().unwrap_or("?")
+            );
             crate::outln!("Dry run: nothing was changed.");
         }
         return Ok(Exit::Ok);
     }
-    let reverted = migrate::revert(&mut host, &who)?;
+    let reverted = migrate::revert(&mut host, &who).map_err(|e| match e {
+        // Refused before any change.
+        engine::Error::Journal(_)
+        | engine::Error::Locked(_)
+        | engine::Error::NotFound(_)
+        | engine::Error::Refused(_) => engine_error(e),
+        // A failure later leaves a journal that says how far the revert got.
+        other => CommandError::new(
+            Exit::NeedsRecover,
+            anyhow::anyhow!("{other}; the revert is journaled: run `admu recover` to finish it"),
+        ),
+    })?;
     if json {
         print_json(&Undone {
             action: "reverted",
@@ -427,7 +349,10 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
 
 pub fn recover(args: RecoverArgs, json: bool) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
-    let done = migrate::recover(&mut host).map_err(|e| CommandError::new(Exit::NeedsRecover, e))?;
+    let done = migrate::recover(&mut host).map_err(|e| match e {
+        engine::Error::Journal(_) | engine::Error::Locked(_) => engine_error(e),
+        other => CommandError::new(Exit::NeedsRecover, other),
+    })?;
     if json {
         print_json(&Undone {
             action: "rolled back",
@@ -440,8 +365,13 @@ pub fn recover(args: RecoverArgs, json: bool) -> Result<Exit, CommandError> {
         );
     } else {
         for j in &done {
+            let what = match j.status {
+                migrate::Status::Reverted => "Finished the interrupted revert of migration",
+                migrate::Status::Abandoned => "Closed empty journal of migration",
+                _ => "Rolled back unfinished migration",
+            };
             crate::outln!(
-                "Rolled back unfinished migration {} (to {})",
+                "{what} {} (to {})",
                 j.id,
                 j.account.as_deref().unwrap_or("?")
             );

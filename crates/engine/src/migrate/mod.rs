@@ -2,10 +2,11 @@
 //! that a crash at any point can be rolled back (`recover`) and a completed migration
 //! undone (`revert`).
 //!
-//! Steps, each journaled (intent, then done) with the backups it needs: preflight
-//! (nothing changed); the local account; NTUSER.DAT and UsrClass.dat (descriptors,
-//! SID-named keys and values, UserChoice hashes, marker); the profile tree's
-//! descriptors; ProfileList; LogonUI; commit.
+//! Steps ([`steps`]), each journaled (intent with hashed backups, then done): the local
+//! account; its local groups; NTUSER.DAT and UsrClass.dat (descriptors, SID-named keys
+//! and values, UserChoice hashes, marker); the profile tree's descriptors; ProfileList;
+//! LogonUI; then the commit record. Preflight runs every step's checks first and opens
+//! the user hives once for the whole run. Every mutating command holds the volume lock.
 //!
 //! Recovery policy: an interrupted migration is always rolled **back**, whatever step
 //! it reached. Every step keeps what it needs to be undone exactly (file backups taken
@@ -13,22 +14,23 @@
 //! rolling back is always possible, while rolling forward would need the password and
 //! options of the interrupted run. After a rollback, `admu migrate` can simply run again.
 
-mod files;
 mod plan;
 mod preflight;
-
+pub mod run;
+mod steps;
+pub mod store;
 mod undo;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ntsec::{Mode, Sid, SidMap};
 use serde::Serialize;
 
-pub use plan::{Plan, plan};
+pub use plan::{Plan, PlannedAccount, plan};
 pub use preflight::{Check, Preflight, preflight};
-pub mod run;
-pub use run::{Outcome, migrate};
-pub use undo::{Unfinished, find_journals, recover, revert};
+pub use run::{MigrateError, Outcome, migrate};
+pub use steps::{Change, StepPlan};
+pub use undo::{Status, Unfinished, find_journals, find_revertible, recover, revert};
 
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -73,6 +75,12 @@ pub struct MigrateRequest {
     pub set_default_user: bool,
     /// Worker threads for the file tree.
     pub threads: usize,
+    /// Commit even when some file descriptors cannot be rewritten (each is listed);
+    /// without it such a failure rolls the migration back.
+    pub allow_partial: bool,
+    /// With `to_existing`: let the migrated profile replace the account's own
+    /// ProfileList entry.
+    pub replace_existing_profile: bool,
 }
 
 impl MigrateRequest {
@@ -89,6 +97,8 @@ impl MigrateRequest {
             extra_map: SidMap::new(),
             set_default_user: true,
             threads: 1,
+            allow_partial: false,
+            replace_existing_profile: false,
         }
     }
 }
@@ -163,4 +173,34 @@ fn hive_paths(profile: &Profile) -> Result<HivePaths> {
         ntuser: find(NTUSER)?,
         usrclass: find(USRCLASS)?,
     })
+}
+
+/// A path relative to the volume root, for the journal (host paths may differ between
+/// a crash and the recovery, e.g. another mount point).
+pub(crate) fn relative(host_root: &Path, path: &Path) -> String {
+    path.strip_prefix(host_root)
+        .map(|p| p.to_string_lossy().replace('/', "\\"))
+        .unwrap_or_else(|_| path.to_string_lossy().into_owned())
+}
+
+/// The host path of a journal's volume-relative path; one that would leave the volume
+/// (absolute, or with `..`) is refused.
+pub(crate) fn absolute(host_root: &Path, relative: &str) -> Result<PathBuf> {
+    let parts: Vec<&str> = relative.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
+    if relative.starts_with(['\\', '/'])
+        || relative.contains(':')
+        || parts.iter().any(|p| *p == ".." || *p == ".")
+    {
+        return Err(Error::Journal(format!(
+            "the journal names {relative:?}, which is not a path inside the volume: the \
+             journal was edited; nothing was changed"
+        )));
+    }
+    Ok(parts.iter().fold(host_root.to_path_buf(), |p, c| p.join(c)))
+}
+
+/// The volume root as a host path.
+pub(crate) fn volume_root(host: &dyn crate::host::MigrationHost) -> Result<PathBuf> {
+    host.volume_root_path("")
+        .ok_or_else(|| Error::NotFound("the volume has no root".into()))
 }

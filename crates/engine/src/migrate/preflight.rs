@@ -1,10 +1,14 @@
 //! Every check before a migration, each with its reason; nothing is changed. ADMU's
 //! checks (admu-reference §c) and ours.
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
+use super::steps::{CheckContext, STEPS};
 use super::{HivePaths, MigrateRequest, find_source, hive_paths, profile_sid};
-use crate::error::Result;
+use crate::convert::UserHive;
+use crate::error::{Error, Result};
 use crate::host::{LocalUser, MachineHive, MigrationHost};
 use crate::profiles::{PROFILE_LIST, Profile, ProfileKind, ProfileState};
 
@@ -16,17 +20,75 @@ pub struct Check {
     pub reason: String,
 }
 
-/// All checks, and what they found out.
+/// All checks, and what they found out: the source profile, its user hives opened (logs
+/// replayed) and checked once for the whole run, and the existing account to use.
 #[derive(Debug, Clone, Serialize)]
 pub struct Preflight {
     pub checks: Vec<Check>,
     #[serde(skip)]
     pub source: Option<Profile>,
     #[serde(skip)]
-    pub hives: Option<HivePaths>,
+    pub(crate) hives: Option<OpenedHives>,
     /// With `--to-existing`: the account to use.
     #[serde(skip)]
     pub existing: Option<LocalUser>,
+}
+
+/// Size and modification time of a file, to notice that it changed between preflight
+/// and the step that uses what preflight read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    pub(crate) fn of(path: &Path) -> Result<FileStamp> {
+        let meta = std::fs::metadata(path).map_err(Error::io(path))?;
+        Ok(FileStamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// A user hive as preflight opened it.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenedHive {
+    pub path: PathBuf,
+    pub stamp: FileStamp,
+    /// Taken by the step that converts it.
+    pub hive: Option<hive::Hive>,
+}
+
+/// Both user hives of the profile.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenedHives {
+    pub ntuser: OpenedHive,
+    pub usrclass: OpenedHive,
+}
+
+impl OpenedHives {
+    pub fn get(&self, which: UserHive) -> &OpenedHive {
+        match which {
+            UserHive::NtUser => &self.ntuser,
+            UserHive::UsrClass => &self.usrclass,
+        }
+    }
+
+    pub fn get_mut(&mut self, which: UserHive) -> &mut OpenedHive {
+        match which {
+            UserHive::NtUser => &mut self.ntuser,
+            UserHive::UsrClass => &mut self.usrclass,
+        }
+    }
+
+    pub fn paths(&self) -> HivePaths {
+        HivePaths {
+            ntuser: self.ntuser.path.clone(),
+            usrclass: self.usrclass.path.clone(),
+        }
+    }
 }
 
 impl Preflight {
@@ -41,10 +103,12 @@ impl Preflight {
     }
 }
 
-struct Checks(Vec<Check>);
+/// The checks found so far.
+#[derive(Debug, Default)]
+pub(crate) struct Checks(pub Vec<Check>);
 
 impl Checks {
-    fn add(&mut self, name: &'static str, passed: bool, reason: impl Into<String>) -> bool {
+    pub fn add(&mut self, name: &'static str, passed: bool, reason: impl Into<String>) -> bool {
         self.0.push(Check {
             name,
             passed,
@@ -60,211 +124,30 @@ const MIGRATED_FOLDER_SUFFIXES: [&str; 2] = [".ADMU", ".WORKGROUP"];
 /// Runs every check. Checks that depend on a failed one are still listed, as failed
 /// with the reason, so the admin sees everything at once.
 pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Preflight> {
-    let mut c = Checks(Vec::new());
-    let unfinished = super::find_journals(host)?
-        .into_iter()
-        .filter(|j| !j.finished)
-        .count();
-    c.add(
-        "no unfinished migration",
-        unfinished == 0,
-        if unfinished == 0 {
-            "no unfinished journal on the volume".to_string()
-        } else {
-            format!("{unfinished} migration(s) did not finish: run `admu recover` first")
-        },
-    );
-
-    let source = match find_source(host, &req.from) {
-        Ok(p) => {
-            c.add(
-                "source profile exists",
-                true,
-                format!(
-                    "{} ({}) at {}",
-                    p.account,
-                    p.key,
-                    p.path.clone().unwrap_or_default()
-                ),
-            );
-            Some(p)
-        }
-        Err(e) => {
-            c.add("source profile exists", false, e.to_string());
-            None
-        }
+    let mut c = Checks::default();
+    check_journals(host, &mut c)?;
+    let source = check_source(host, req, &mut c)?;
+    let hives = match &source {
+        Some(p) => open_hives(p, &mut c),
+        None => None,
     };
-    let mut hives = None;
-    if let Some(p) = &source {
-        let kind_ok = matches!(p.kind, ProfileKind::Domain | ProfileKind::Entra);
-        c.add(
-            "source is a domain or Entra account",
-            kind_ok,
-            format!(
-                "{:?} account{}",
-                p.kind,
-                if kind_ok {
-                    ""
-                } else {
-                    ": admu converts domain and Entra profiles"
-                }
-            ),
-        );
-        let path = p.path.clone().unwrap_or_default();
-        let folder_upper = path.to_uppercase();
-        let migrated = p.states.contains(&ProfileState::Migrated)
-            || MIGRATED_FOLDER_SUFFIXES
-                .iter()
-                .any(|s| folder_upper.ends_with(s));
-        c.add(
-            "profile folder is not a migrated one",
-            !migrated,
-            if migrated {
-                format!("{path} ends with .ADMU/.WORKGROUP: this profile was already migrated")
-            } else {
-                path.clone()
-            },
-        );
-        let refcount = profile_refcount(host, &p.key)?;
-        c.add(
-            "profile is not loaded",
-            refcount == 0,
-            if refcount == 0 {
-                "RefCount is 0".to_string()
-            } else {
-                format!("ProfileList RefCount is {refcount}: the profile is loaded, or Windows did not unload it cleanly; log the user off (or reboot) first")
-            },
-        );
-        match hive_paths(p) {
-            Ok(h) => {
-                let mut marker = None;
-                let mut problems = Vec::new();
-                for file in [&h.ntuser, &h.usrclass] {
-                    match hive::Hive::open(file) {
-                        Ok(hv) => {
-                            let report = hv.check();
-                            if !report.is_ok() {
-                                problems.push(format!(
-                                    "{}: {} structural errors",
-                                    file.display(),
-                                    report.errors()
-                                ));
-                            }
-                            if file == &h.ntuser {
-                                marker = crate::convert::read_marker(&hv).ok().flatten();
-                                check_shell_folders(&mut c, &hv);
-                            }
-                        }
-                        Err(e) => problems.push(format!("{}: {e}", file.display())),
-                    }
-                }
-                c.add(
-                    "both user hives present and readable",
-                    problems.is_empty(),
-                    if problems.is_empty() {
-                        "NTUSER.DAT and UsrClass.dat read and validate (logs replayed)".to_string()
-                    } else {
-                        problems.join("; ")
-                    },
-                );
-                c.add(
-                    "hive carries no admu marker",
-                    marker.is_none(),
-                    match &marker {
-                        Some(m) => format!(
-                            "already migrated by admu from {} ({})",
-                            m.previous_sid, m.migration_id
-                        ),
-                        None => "no Software\\admu marker".to_string(),
-                    },
-                );
-                hives = Some(h);
-            }
-            Err(e) => {
-                c.add("both user hives present and readable", false, e.to_string());
-            }
-        }
-    }
-
-    // The target account.
-    let name_rule = sam::validate_name(&req.to);
-    c.add(
-        "new name follows Windows' rules",
-        name_rule.is_ok(),
-        match &name_rule {
-            Ok(()) => format!("{:?}: 1-20 characters, none of \"/\\[]:;|=,+*?<>@", req.to),
-            Err(e) => e.to_string(),
-        },
-    );
-    match host.computer_name() {
-        Ok(computer) => {
-            let same = computer.eq_ignore_ascii_case(&req.to);
-            c.add(
-                "new name differs from the computer name",
-                !same,
-                if same {
-                    format!("the computer is called {computer}")
-                } else {
-                    format!("computer is {computer}")
-                },
-            );
-        }
-        Err(e) => {
-            c.add(
-                "new name differs from the computer name",
-                false,
-                format!("cannot read the computer name: {e}"),
-            );
-        }
-    }
-    let mut existing = None;
-    if req.to_existing {
-        let user = host
-            .users()?
+    let existing = if req.to_existing {
+        host.users()?
             .into_iter()
-            .find(|u| u.name.eq_ignore_ascii_case(&req.to));
-        c.add(
-            "existing account found",
-            user.is_some(),
-            match &user {
-                Some(u) => format!("{} is {}", u.name, u.sid),
-                None => format!(
-                    "--to-existing: there is no local account named {:?}",
-                    req.to
-                ),
-            },
-        );
-        existing = user;
+            .find(|u| u.name.eq_ignore_ascii_case(&req.to))
     } else {
-        let taken = host.name_in_use(&req.to)?;
-        c.add(
-            "new name is free",
-            taken.is_none(),
-            taken.unwrap_or_else(|| "no user, group or alias has this name".into()),
-        );
-        c.add(
-            "password given",
-            req.password.is_some(),
-            if req.password.is_some() {
-                "from --password-file or --password-env".to_string()
-            } else {
-                "the new account needs a password: --password-file FILE or --password-env VAR"
-                    .to_string()
-            },
-        );
+        None
+    };
+    let cx = CheckContext {
+        host,
+        req,
+        existing: existing.as_ref(),
+    };
+    for step in STEPS {
+        step.check(&cx, &mut c)?;
     }
-
-    c.add(
-        "file descriptors can be rewritten",
-        host.file_security().is_some(),
-        if host.file_security().is_some() {
-            "the volume exposes NTFS security descriptors".to_string()
-        } else {
-            "the volume exposes no NTFS security descriptors (mount it with ntfs-3g)".to_string()
-        },
-    );
     if let Some(h) = &hives {
-        let need = backup_bytes(host, h);
+        let need = backup_bytes(host, &h.paths());
         match host.free_space() {
             Ok(free) => {
                 c.add(
@@ -278,25 +161,6 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
             }
         }
     }
-    if let Some(p) = &source {
-        // The SID must parse for every later step.
-        match profile_sid(p) {
-            Err(e) => {
-                c.add("source SID is valid", false, e.to_string());
-            }
-            // The profile's SID always maps to the new account: a `--map` for it would
-            // be silently overridden.
-            Ok(old) => {
-                if let Some(to) = req.extra_map.get(&old) {
-                    c.add(
-                        "--map leaves the profile's own SID alone",
-                        false,
-                        format!("--map {old}={to}: the profile's SID maps to the new account"),
-                    );
-                }
-            }
-        }
-    }
     Ok(Preflight {
         checks: c.0,
         source,
@@ -305,7 +169,185 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
     })
 }
 
-fn profile_refcount(host: &dyn MigrationHost, key: &str) -> Result<u32> {
+fn check_journals(host: &dyn MigrationHost, c: &mut Checks) -> Result<()> {
+    let journals = super::find_journals(host)?;
+    let unfinished: Vec<_> = journals.iter().filter(|j| !j.finished).collect();
+    c.add(
+        "no unfinished migration",
+        unfinished.is_empty(),
+        match unfinished.first() {
+            None => "no unfinished journal on the volume".to_string(),
+            Some(j) => format!(
+                "{} journal(s) did not finish (first: {}, {}): run `admu recover` first",
+                unfinished.len(),
+                j.id,
+                j.status
+            ),
+        },
+    );
+    Ok(())
+}
+
+/// The source profile and the checks about it.
+fn check_source(
+    host: &dyn MigrationHost,
+    req: &MigrateRequest,
+    c: &mut Checks,
+) -> Result<Option<Profile>> {
+    let p = match find_source(host, &req.from) {
+        Ok(p) => p,
+        Err(e) => {
+            c.add("source profile exists", false, e.to_string());
+            return Ok(None);
+        }
+    };
+    let path = p.path.clone().unwrap_or_default();
+    c.add(
+        "source profile exists",
+        true,
+        format!("{} ({}) at {path}", p.account, p.key),
+    );
+    let kind_ok = matches!(p.kind, ProfileKind::Domain | ProfileKind::Entra);
+    c.add(
+        "source is a domain or Entra account",
+        kind_ok,
+        format!(
+            "{:?} account{}",
+            p.kind,
+            if kind_ok {
+                ""
+            } else {
+                ": admu converts domain and Entra profiles"
+            }
+        ),
+    );
+    let folder_upper = path.to_uppercase();
+    let migrated = p.states.contains(&ProfileState::Migrated)
+        || MIGRATED_FOLDER_SUFFIXES
+            .iter()
+            .any(|s| folder_upper.ends_with(s));
+    c.add(
+        "profile folder is not a migrated one",
+        !migrated,
+        if migrated {
+            format!("{path} ends with .ADMU/.WORKGROUP: this profile was already migrated")
+        } else {
+            path.clone()
+        },
+    );
+    let refcount = profile_refcount(host, &p.key)?;
+    c.add(
+        "profile is not loaded",
+        refcount == 0,
+        if refcount == 0 {
+            "RefCount is 0".to_string()
+        } else {
+            format!(
+                "ProfileList RefCount is {refcount}: the profile is loaded, or Windows did not \
+                 unload it cleanly; log the user off (or reboot) first"
+            )
+        },
+    );
+    match profile_sid(&p) {
+        Err(e) => {
+            c.add("source SID is valid", false, e.to_string());
+        }
+        // The profile's SID always maps to the new account: a `--map` for it would be
+        // silently overridden.
+        Ok(old) => {
+            if let Some(to) = req.extra_map.get(&old) {
+                c.add(
+                    "--map leaves the profile's own SID alone",
+                    false,
+                    format!("--map {old}={to}: the profile's SID maps to the new account"),
+                );
+            }
+        }
+    }
+    Ok(Some(p))
+}
+
+/// Opens both user hives once (replaying their logs) and checks them; the steps
+/// convert what was opened here.
+fn open_hives(p: &Profile, c: &mut Checks) -> Option<OpenedHives> {
+    let paths = match hive_paths(p) {
+        Ok(h) => h,
+        Err(e) => {
+            c.add("both user hives present and readable", false, e.to_string());
+            return None;
+        }
+    };
+    let mut problems = Vec::new();
+    let mut marker = None;
+    let mut open = |file: &Path| -> Option<OpenedHive> {
+        let stamp = match FileStamp::of(file) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(e.to_string());
+                return None;
+            }
+        };
+        match hive::Hive::open(file) {
+            Ok(hv) => {
+                let report = hv.check();
+                if !report.is_ok() {
+                    problems.push(format!(
+                        "{}: {} structural errors",
+                        file.display(),
+                        report.errors()
+                    ));
+                }
+                if hv.on_disk().flags & 1 != 0 {
+                    problems.push(format!(
+                        "{}: KTM transactions are pending; let Windows load the profile once",
+                        file.display()
+                    ));
+                }
+                Some(OpenedHive {
+                    path: file.to_path_buf(),
+                    stamp,
+                    hive: Some(hv),
+                })
+            }
+            Err(e) => {
+                problems.push(format!("{}: {e}", file.display()));
+                None
+            }
+        }
+    };
+    let ntuser = open(&paths.ntuser);
+    let usrclass = open(&paths.usrclass);
+    if let Some(hv) = ntuser.as_ref().and_then(|o| o.hive.as_ref()) {
+        marker = crate::convert::read_marker(hv).ok().flatten();
+        check_shell_folders(c, hv);
+    }
+    c.add(
+        "both user hives present and readable",
+        problems.is_empty(),
+        if problems.is_empty() {
+            "NTUSER.DAT and UsrClass.dat read and validate (logs replayed)".to_string()
+        } else {
+            problems.join("; ")
+        },
+    );
+    c.add(
+        "hive carries no admu marker",
+        marker.is_none(),
+        match &marker {
+            Some(m) => format!(
+                "already migrated by admu from {} ({})",
+                m.previous_sid, m.migration_id
+            ),
+            None => "no Software\\admu marker".to_string(),
+        },
+    );
+    Some(OpenedHives {
+        ntuser: ntuser?,
+        usrclass: usrclass?,
+    })
+}
+
+pub(crate) fn profile_refcount(host: &dyn MigrationHost, key: &str) -> Result<u32> {
     Ok(host
         .key(MachineHive::Software, &format!(r"{PROFILE_LIST}\{key}"))?
         .and_then(|k| k.dword("RefCount"))

@@ -65,14 +65,14 @@ pub struct Progress {
 }
 
 /// An entry that could not be handled, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PathError {
     pub path: PathBuf,
     pub reason: String,
 }
 
 /// What [`translate_tree`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TreeReport {
     /// Files, folders and links visited.
     pub seen: u64,
