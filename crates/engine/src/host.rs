@@ -205,7 +205,7 @@ pub mod hex_bytes {
 /// characters) is an error naming the offset.
 pub fn parse_hex(text: &str) -> std::result::Result<Vec<u8>, String> {
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(format!("hex text of odd length {}", bytes.len()));
     }
     let digit = |i: usize| {

@@ -53,7 +53,11 @@ pub fn verify(bytes: &[u8]) -> Result<(), String> {
     let trusted = |sid: &Sid| *sid == system() || *sid == administrators();
     match &sd.owner {
         Some(owner) if trusted(owner) => {}
-        Some(owner) => return Err(format!("it is owned by {owner}, not SYSTEM or Administrators")),
+        Some(owner) => {
+            return Err(format!(
+                "it is owned by {owner}, not SYSTEM or Administrators"
+            ));
+        }
         None => return Err("it has no owner".into()),
     }
     if !sd.control.contains(Control::DACL_PRESENT) {
@@ -66,7 +70,10 @@ pub fn verify(bytes: &[u8]) -> Result<(), String> {
         return Err("its DACL inherits entries from its parent folder".into());
     }
     for ace in &dacl.aces {
-        if matches!(ace.ace_type, AceType::ACCESS_DENIED | AceType::ACCESS_DENIED_OBJECT) {
+        if matches!(
+            ace.ace_type,
+            AceType::ACCESS_DENIED | AceType::ACCESS_DENIED_OBJECT
+        ) {
             continue;
         }
         match ace.sid() {
@@ -91,14 +98,20 @@ mod tests {
             assert!(text.starts_with("O:BAG:SYD:PAI"), "{text}");
         }
         let cases = [
-            ("O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;WD)", "S-1-1-0"),
+            (
+                "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;WD)",
+                "S-1-1-0",
+            ),
             ("O:BAG:SYD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", "inherits"),
             ("O:BUG:SYD:PAI(A;OICI;FA;;;SY)", "owned by S-1-5-32-545"),
             ("O:BAG:SY", "no DACL"),
             ("O:BAG:SYD:PAI(A;;0x1200a9;;;BU)", "S-1-5-32-545"),
         ];
         for (sddl, says) in cases {
-            let sd = SecurityDescriptor::from_sddl(sddl).unwrap().to_bytes().unwrap();
+            let sd = SecurityDescriptor::from_sddl(sddl)
+                .unwrap()
+                .to_bytes()
+                .unwrap();
             let e = verify(&sd).unwrap_err();
             assert!(e.contains(says), "{sddl}: {e}");
         }

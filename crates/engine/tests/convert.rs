@@ -2,8 +2,8 @@
 #![cfg(test)]
 
 use engine::convert::{Conversion, Marker, UserHive, convert_user_hive, read_marker};
-use hive::userchoice::user_choice_hash;
 use hive::Hive;
+use hive::userchoice::user_choice_hash;
 
 const NEW: &str = "S-1-5-21-1111111111-2222222222-3333333333-1001";
 

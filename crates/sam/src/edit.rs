@@ -286,7 +286,8 @@ impl Sam {
         self.hive
             .set_value(off, "V", binary, &v.to_record().to_bytes())
             .map_err(Error::hive(&self.file))?;
-        if spec.force_password_reset {
+        // Windows 8+ (revision-3 records) writes this value; Windows 7 never has it.
+        if spec.force_password_reset && revision >= 3 {
             self.hive
                 .set_value(off, "ForcePasswordReset", binary, &[0; 4])
                 .map_err(Error::hive(&self.file))?;

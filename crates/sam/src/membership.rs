@@ -4,12 +4,22 @@
 //! member's aliases (type = how many, data = their RIDs). Plus the member array of
 //! group 513 "None", which holds every local user.
 
-use ntsec::Sid;
+use ntsec::{Ace, AceFlags, AceType, SecurityDescriptor, Sid};
 
 use crate::error::{Error, Result};
 use crate::layout::GROUP_PREFIX;
-use crate::records::{self, Item, Variable, c};
-use crate::sam::{AliasDomain, Sam, aliases_key};
+use crate::records::{self, Item, Variable, c, f, v};
+use crate::sam::{AliasDomain, Sam, alias, aliases_key, user_key};
+
+/// Built-in aliases whose members Windows counts in a user's `F` (NT's
+/// `SampChangeOperatorAccessToUser`): Administrators in the admin count, the operator
+/// aliases (Account, Server, Print, Backup Operators) in the operator count. While either
+/// count is non-zero the user's descriptor has no Account Operators ACE, so that account
+/// operators cannot take over an administrator.
+const OPERATOR_ALIASES: [u32; 4] = [0x224, 0x225, 0x226, 0x227];
+/// `S-1-5-32-548`, and the access its ACE grants on a user record (`USER_ALL_ACCESS`).
+const ACCOUNT_OPERATORS_RID: u32 = 0x224;
+const USER_ALL_ACCESS: u32 = 0xF07FF;
 
 /// A member SID as the reverse index files it: everything but the last sub-authority
 /// (`S-1-5` for `S-1-5-4`, the machine SID for a local user) and that last one.
@@ -69,6 +79,9 @@ impl Sam {
         if present == add {
             return Ok(false);
         }
+        if domain == AliasDomain::Builtin {
+            self.change_admin_protection(alias_rid, member, add)?;
+        }
         if add {
             members.push(member.clone());
         } else {
@@ -81,6 +94,95 @@ impl Sam {
         self.set_binary(&key, "C", &rec.to_bytes())?;
         self.change_reverse_index(domain, alias_rid, member, add)?;
         Ok(true)
+    }
+
+    /// Keeps a local user's admin and operator counts (`F`+0x44, +0x48) in step with its
+    /// membership of the admin and operator aliases, as Windows does, and when the user
+    /// becomes (or stops being) protected, takes the Account Operators ACE out of its
+    /// descriptor (or puts it back after the Administrators ACE, where a new user has it).
+    /// Members that are not users of this SAM have no record to change.
+    fn change_admin_protection(&mut self, alias_rid: u32, member: &Sid, add: bool) -> Result<()> {
+        let admin = alias_rid == alias::ADMINISTRATORS;
+        if !admin && !OPERATOR_ALIASES.contains(&alias_rid) {
+            return Ok(());
+        }
+        let Some(rid) = member.rid().filter(|_| {
+            self.machine_sid()
+                .is_ok_and(|machine| member.is_in_domain(&machine))
+        }) else {
+            return Ok(());
+        };
+        let key = user_key(rid);
+        if self
+            .hive
+            .key(&key)
+            .map_err(Error::hive(&self.file))?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let mut fixed = self.value(&key, "F")?;
+        if fixed.len() < f::LEN {
+            return Err(Error::record(
+                &self.file,
+                format!(r"{key}\F"),
+                format!("{} bytes, expected {}", fixed.len(), f::LEN),
+            ));
+        }
+        let field = if admin {
+            f::ADMIN_COUNT
+        } else {
+            f::OPERATOR_COUNT
+        };
+        let counts = |data: &[u8]| {
+            [f::ADMIN_COUNT, f::OPERATOR_COUNT].map(|at| records::u16_at(data, at).unwrap_or(0))
+        };
+        let protected_before = counts(&fixed) != [0, 0];
+        let count = records::u16_at(&fixed, field).unwrap_or(0);
+        let count = if add {
+            count.saturating_add(1)
+        } else {
+            count.saturating_sub(1)
+        };
+        records::put_u16(&mut fixed, field, count);
+        let protected_after = counts(&fixed) != [0, 0];
+        self.set_binary(&key, "F", &fixed)?;
+        if protected_before == protected_after {
+            return Ok(());
+        }
+        let mut rec = self.user_v(rid)?;
+        let record = format!(r"{key}\V");
+        let mut sd = SecurityDescriptor::from_bytes(rec.item(v::SECURITY))
+            .map_err(|e| Error::record(&self.file, &record, format!("descriptor: {e}")))?;
+        let operators = Sid::new(5, &[32, ACCOUNT_OPERATORS_RID])
+            .map_err(|e| Error::record(&self.file, &record, e.to_string()))?;
+        let Some(dacl) = sd.dacl.as_mut() else {
+            return Ok(()); // No DACL: nothing Windows would change either.
+        };
+        let is_operators_ace =
+            |ace: &Ace| ace.ace_type == AceType::ACCESS_ALLOWED && ace.sid() == Some(&operators);
+        let has_ace = dacl.aces.iter().any(is_operators_ace);
+        if protected_after && has_ace {
+            dacl.aces.retain(|ace| !is_operators_ace(ace));
+        } else if !protected_after && !has_ace {
+            let administrators = Sid::builtin_administrators();
+            let at = dacl
+                .aces
+                .iter()
+                .position(|ace| ace.sid() == Some(&administrators))
+                .map_or(dacl.aces.len().saturating_sub(1), |i| i + 1);
+            let ace = Ace::allowed(AceFlags(0), USER_ALL_ACCESS, operators);
+            dacl.aces.insert(at, ace);
+        } else {
+            return Ok(());
+        }
+        sd.use_windows_layout();
+        let bytes = sd
+            .to_bytes()
+            .map_err(|e| Error::record(&self.file, &record, format!("descriptor: {e}")))?;
+        let extra = rec.items[v::SECURITY].extra;
+        rec.items[v::SECURITY] = Item::new(bytes, extra);
+        self.set_binary(&key, "V", &rec.to_bytes())
     }
 
     /// Updates `Members\<domain>\<RID>` for one alias of `member`.

@@ -147,8 +147,10 @@ pub mod v {
     pub const GROUPS: usize = 12;
     pub const LM_HASH: usize = 13;
     pub const NT_HASH: usize = 14;
-    pub const LM_HISTORY: usize = 15;
-    pub const NT_HISTORY: usize = 16;
+    /// The NT history comes first (NT's `SAMP_USER_NT_PWD_HISTORY` = 15,
+    /// `SAMP_USER_LM_PWD_HISTORY` = 16; mimikatz reads them in this order too).
+    pub const NT_HISTORY: usize = 15;
+    pub const LM_HISTORY: usize = 16;
 }
 
 /// Slots of an alias's or group's `C` record (after a 4-byte RID prefix, or 8 bytes for
@@ -164,7 +166,9 @@ pub mod c {
     pub const DOMAIN_SID: usize = 1;
 }
 
-/// Field offsets of a user's 80-byte `F` record.
+/// Field offsets of a user's 80-byte `F` record (NT's fixed-length user data: the
+/// revision dword `0x0001_000N`, then the fields below up to 0x4A; the rest is padding,
+/// which Windows sometimes leaves holding stale memory and we write as zeros).
 pub mod f {
     pub const LEN: usize = 80;
     pub const LAST_LOGON: usize = 0x08;
@@ -179,6 +183,12 @@ pub mod f {
     pub const CODE_PAGE: usize = 0x3E;
     pub const BAD_PASSWORD_COUNT: usize = 0x40;
     pub const LOGON_COUNT: usize = 0x42;
+    /// How many admin aliases (Administrators) the user is a direct member of; Windows
+    /// keeps it and takes the Account Operators ACE out of the user's descriptor while
+    /// it (or [`OPERATOR_COUNT`]) is non-zero.
+    pub const ADMIN_COUNT: usize = 0x44;
+    /// The same for the operator aliases (Account, Server, Print, Backup Operators).
+    pub const OPERATOR_COUNT: usize = 0x48;
 }
 
 /// Field offsets of `Domains\Account\F`.

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use offline::OfflineHost;
 use engine::profiles::{DiscoverOptions, Profile, ProfileState, discover};
+use offline::OfflineHost;
 
 use crate::cmd::print_json;
 use crate::exit::{CommandError, Exit};

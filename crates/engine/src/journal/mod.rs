@@ -65,16 +65,11 @@ fn failpoint(seq: u64) {
 /// follows the last newline is a torn write. A last line holding NUL bytes counts as
 /// torn too (a file system that lost the data of a write it had sized).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<JournalRead> {
-    let complete = bytes
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let mut records = Vec::new();
     let mut offset = 0usize;
     let mut torn_from = complete;
-    let lines: Vec<&[u8]> = bytes[..complete]
-        .split_inclusive(|b| *b == b'\n')
-        .collect();
+    let lines: Vec<&[u8]> = bytes[..complete].split_inclusive(|b| *b == b'\n').collect();
     for (i, line) in lines.iter().enumerate() {
         let body = &line[..line.len() - 1];
         let last = i + 1 == lines.len();
@@ -272,7 +267,11 @@ mod tests {
         let read = Journal::read(&jdir).unwrap();
         assert_eq!(read.records.len(), 2);
         assert!(read.torn_bytes > 0);
-        assert_ne!(std::fs::read(&path).unwrap(), good, "reading changes nothing");
+        assert_ne!(
+            std::fs::read(&path).unwrap(),
+            good,
+            "reading changes nothing"
+        );
 
         let mut j = Journal::open(&jdir).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), good, "the torn tail is cut");
@@ -286,9 +285,8 @@ mod tests {
     #[test]
     fn edited_journals_are_refused_with_the_line_and_offset() {
         let path = Path::new("j");
-        let line = |seq: u64| {
-            format!(r#"{{"seq":{seq},"time":1,"phase":"undone","step":"tree"}}"#) + "\n"
-        };
+        let line =
+            |seq: u64| format!(r#"{{"seq":{seq},"time":1,"phase":"undone","step":"tree"}}"#) + "\n";
         let ok = line(1) + &line(2);
         assert_eq!(parse(path, ok.as_bytes()).unwrap().records.len(), 2);
         let gap = line(1) + &line(3);

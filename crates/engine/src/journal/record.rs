@@ -378,7 +378,8 @@ mod tests {
             let back: Record = serde_json::from_str(&text).unwrap();
             assert_eq!(back, r, "{text}");
         }
-        let text = r#"{"seq":1,"time":2,"phase":"intent","step":"account","name":"a","sam_backup":null}"#;
+        let text =
+            r#"{"seq":1,"time":2,"phase":"intent","step":"account","name":"a","sam_backup":null}"#;
         let r: Record = serde_json::from_str(text).unwrap();
         assert!(matches!(r.entry, Entry::Intent(Intent::Account(_))));
         let unknown = r#"{"seq":1,"time":2,"phase":"intent","step":"format_disk"}"#;

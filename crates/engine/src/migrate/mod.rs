@@ -186,7 +186,10 @@ pub(crate) fn relative(host_root: &Path, path: &Path) -> String {
 /// The host path of a journal's volume-relative path; one that would leave the volume
 /// (absolute, or with `..`) is refused.
 pub(crate) fn absolute(host_root: &Path, relative: &str) -> Result<PathBuf> {
-    let parts: Vec<&str> = relative.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = relative
+        .split(['\\', '/'])
+        .filter(|p| !p.is_empty())
+        .collect();
     if relative.starts_with(['\\', '/'])
         || relative.contains(':')
         || parts.iter().any(|p| *p == ".." || *p == ".")

@@ -123,7 +123,11 @@ pub fn migrate(
         old_sid: old_sid.clone(),
         profile_key: source.key.clone(),
         profile_path: source.path.clone().unwrap_or_default(),
-        profile_folder: source.host_path.as_deref().map(relative).unwrap_or_default(),
+        profile_folder: source
+            .host_path
+            .as_deref()
+            .map(relative)
+            .unwrap_or_default(),
         ntuser: relative(&hives.ntuser.path),
         usrclass: relative(&hives.usrclass.path),
         to_existing: req.to_existing,

@@ -194,9 +194,10 @@ fn live_path(file: &Path, backup: &Backup, name: &str) -> PathBuf {
 /// change the backup was taken for is not there (never made, or already undone).
 pub fn matches_backup(file: &Path, backup: &Backup) -> bool {
     !backup.files.is_empty()
-        && backup.files.iter().all(|f| {
-            hash_file(&live_path(file, backup, &f.name)).is_ok_and(|h| h == f.sha256)
-        })
+        && backup
+            .files
+            .iter()
+            .all(|f| hash_file(&live_path(file, backup, &f.name)).is_ok_and(|h| h == f.sha256))
 }
 
 /// Puts a hive and its logs back from a verified backup, each file atomically and

@@ -166,7 +166,21 @@ pub fn find_journals(host: &dyn MigrationHost) -> Result<Vec<Unfinished>> {
 pub fn recover(host: &mut dyn MigrationHost) -> Result<Vec<Unfinished>> {
     let _lock = store::lock_volume(host, "recover")?;
     let mut done = Vec::new();
-    for j in find_journals(host)?.into_iter().filter(|j| !j.finished) {
+    let journals = find_journals(host)?;
+    // Backups of journals whose undo finished have no further use (an undo killed
+    // after its last record left them).
+    for j in journals.iter().filter(|j| {
+        matches!(
+            j.status,
+            Status::RolledBack | Status::Reverted | Status::Abandoned
+        )
+    }) {
+        let backups = j.dir.join(BACKUP_DIR);
+        if backups.exists() {
+            let _ = std::fs::remove_dir_all(&backups);
+        }
+    }
+    for j in journals.into_iter().filter(|j| !j.finished) {
         if let Some(why) = &j.refused {
             return Err(Error::Journal(why.clone()));
         }
@@ -212,8 +226,7 @@ fn close_empty(host: &dyn MigrationHost, journal: &mut Journal) -> Result<()> {
     }
     let _ = host;
     journal.append(Entry::Abandoned {
-        reason: "no usable first record and no backups: the run stopped before any change"
-            .into(),
+        reason: "no usable first record and no backups: the run stopped before any change".into(),
     })
 }
 
@@ -236,7 +249,12 @@ pub fn revert(host: &mut dyn MigrationHost, who: &str) -> Result<Unfinished> {
 /// The committed migration `who` (account name or new SID) names.
 pub fn find_revertible(host: &dyn MigrationHost, who: &str) -> Result<Unfinished> {
     let wanted = who.trim();
-    let candidates: Vec<Unfinished> = find_journals(host)?
+    let journals = find_journals(host)?;
+    if let Some(refused) = journals.iter().find_map(|j| j.refused.as_ref()) {
+        // An edited journal may be the one asked for: say so instead of guessing.
+        return Err(Error::Journal(refused.clone()));
+    }
+    let candidates: Vec<Unfinished> = journals
         .into_iter()
         .filter(|j| {
             j.account
@@ -291,7 +309,10 @@ fn revert_preflight(host: &dyn MigrationHost, journal: &Journal) -> Result<()> {
                 file.display()
             )),
             Ok(h) if !h.check().is_ok() => {
-                problems.push(format!("{}: the hive has structural errors", file.display()));
+                problems.push(format!(
+                    "{}: the hive has structural errors",
+                    file.display()
+                ));
             }
             Ok(_) => {}
             Err(e) => problems.push(format!("{}: {e}", file.display())),

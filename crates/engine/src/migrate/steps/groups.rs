@@ -65,13 +65,7 @@ impl Step for Groups {
 
     fn apply(&self, cx: &mut RunContext<'_>) -> Result<()> {
         let new = cx.account()?.sid.clone();
-        let aliases = wanted(
-            cx.host,
-            cx.req,
-            &cx.begin.old_sid,
-            &new,
-            cx.account_created,
-        )?;
+        let aliases = wanted(cx.host, cx.req, &cx.begin.old_sid, &new, cx.account_created)?;
         if aliases.is_empty() {
             return Ok(());
         }

@@ -24,7 +24,6 @@ use crate::journal::Journal;
 use crate::journal::record::{Backup, Begin, Done, Intent, StepId, UndoHow};
 use crate::profiles::Profile;
 
-
 /// Every step, in the order a migration runs them (undo runs them backwards).
 pub(crate) const STEPS: &[&dyn Step] = &[
     &account::CreateAccount,
@@ -134,8 +133,7 @@ impl RunContext<'_> {
     }
 
     pub fn intent(&mut self, intent: Intent) -> Result<()> {
-        self.journal
-            .append(crate::journal::Entry::Intent(intent))
+        self.journal.append(crate::journal::Entry::Intent(intent))
     }
 
     pub fn done(&mut self, done: Done) -> Result<()> {
@@ -233,10 +231,9 @@ pub(crate) fn restore_machine_file(
     let file = cx.host.machine_hive_file(which).ok_or_else(|| {
         Error::Invalid(format!("{} is not a file on this host", which.file_name()))
     })?;
-    let backup: &Backup = trace
-        .intent
-        .and_then(Intent::backup)
-        .ok_or_else(|| Error::Journal(format!("{}: no backup in the journal", which.file_name())))?;
+    let backup: &Backup = trace.intent.and_then(Intent::backup).ok_or_else(|| {
+        Error::Journal(format!("{}: no backup in the journal", which.file_name()))
+    })?;
     store::restore_backup(cx.host, &cx.backups, backup, &file)?;
     cx.host.forget_cached(which);
     Ok(())
@@ -260,7 +257,10 @@ pub(crate) fn backup_machine_file(
 }
 
 /// The hash of a machine hive file after a step (offline; `None` live).
-pub(crate) fn machine_file_hash(host: &dyn MigrationHost, which: MachineHive) -> Result<Option<String>> {
+pub(crate) fn machine_file_hash(
+    host: &dyn MigrationHost,
+    which: MachineHive,
+) -> Result<Option<String>> {
     host.machine_hive_file(which)
         .map(|p| store::hash_file(&p))
         .transpose()

@@ -170,6 +170,26 @@ impl Step for RegistryStep {
         })
     }
 
+    fn verify(&self, cx: &UndoContext<'_>, trace: &Trace<'_>) -> Result<()> {
+        if let Some(intent) = self.intent(trace) {
+            if intent.hive != MachineHive::Software {
+                return Err(Error::Journal(format!(
+                    "the {} step names the {} hive, which it never changes: the journal was \
+                     edited; nothing was changed",
+                    self.id(),
+                    intent.hive.file_name()
+                )));
+            }
+            for e in intent.edits.iter().chain(&intent.inverse) {
+                check_edit_path(e)?;
+            }
+            if let Some(backup) = &intent.backup {
+                crate::migrate::store::verify_backup(&cx.backups, backup)?;
+            }
+        }
+        Ok(())
+    }
+
     fn undo_how(&self, cx: &UndoContext<'_>, trace: &Trace<'_>) -> Result<UndoHow> {
         machine_file_undo_how(cx, MachineHive::Software, trace)
     }
@@ -182,9 +202,6 @@ impl Step for RegistryStep {
                 let Some(intent) = self.intent(trace) else {
                     return Ok(());
                 };
-                for e in &intent.inverse {
-                    check_edit_path(e)?;
-                }
                 cx.host.apply(intent.hive, &intent.inverse)
             }
         }
@@ -207,9 +224,9 @@ fn check_edit_path(edit: &RegEdit) -> Result<()> {
         | RegEdit::DeleteValue { path, .. } => path,
     };
     let lower = path.to_lowercase();
-    let allowed = [PROFILE_LIST, LOGON_UI]
-        .iter()
-        .any(|k| lower.starts_with(&format!("{}\\", k.to_lowercase())) || lower == k.to_lowercase());
+    let allowed = [PROFILE_LIST, LOGON_UI].iter().any(|k| {
+        lower.starts_with(&format!("{}\\", k.to_lowercase())) || lower == k.to_lowercase()
+    });
     if allowed {
         Ok(())
     } else {

@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ntsec::{Mode, SidMap, TreeOptions};
+use ntsec::{FileSecurity, Mode, SidMap, TreeOptions};
 use serde::{Deserialize, Serialize};
 
 use super::{CheckContext, PlanContext, RunContext, Step, StepPlan, Trace, UndoContext};
@@ -55,7 +55,9 @@ pub(crate) fn read_descriptor_log(
     let (mut offset, mut count) = (0u64, 0u64);
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(Error::io(log))?;
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(Error::io(log))?;
         if n == 0 || line.last() != Some(&b'\n') {
             break; // end, or a torn last line whose file was never written
         }
@@ -121,8 +123,7 @@ impl Step for ProfileTree {
     }
 
     fn plan(&self, cx: &PlanContext<'_>) -> Result<Option<StepPlan>> {
-        let (Some(backend), Some(folder)) = (cx.host.file_security(), &cx.source.host_path)
-        else {
+        let (Some(backend), Some(folder)) = (cx.host.file_security(), &cx.source.host_path) else {
             return Ok(None);
         };
         let options = TreeOptions {
@@ -183,10 +184,15 @@ impl Step for ProfileTree {
             }
             Ok(())
         };
-        let backend = cx
+        let volume = cx
             .host
             .file_security()
             .ok_or_else(|| Error::Invalid("the volume exposes no security descriptors".into()))?;
+        let denied = deny_for_test(volume);
+        let backend: &dyn FileSecurity = match &denied {
+            Some(d) => d,
+            None => volume,
+        };
         let options = TreeOptions {
             mode: cx.req.acl_mode,
             threads: cx.req.threads,
@@ -198,7 +204,8 @@ impl Step for ProfileTree {
             },
             ..TreeOptions::new(&map)
         };
-        let report = ntsec::translate_tree(&folder, backend, &options).map_err(Error::io(&folder))?;
+        let report =
+            ntsec::translate_tree(&folder, backend, &options).map_err(Error::io(&folder))?;
         let (mut writer, logged) = state
             .into_inner()
             .map_err(|_| Error::Invalid("descriptor log lock poisoned".into()))?;
@@ -293,7 +300,10 @@ impl Step for ProfileTree {
             let report =
                 ntsec::translate_tree(&folder, backend, &options).map_err(Error::io(&folder))?;
             if report.changed > 0 {
-                tracing::info!("{} descriptors restored by SID after the log", report.changed);
+                tracing::info!(
+                    "{} descriptors restored by SID after the log",
+                    report.changed
+                );
             }
         }
         Ok(())
@@ -302,6 +312,38 @@ impl Step for ProfileTree {
     fn touched_files(&self, _: &UndoContext<'_>, _: &Trace<'_>) -> Vec<PathBuf> {
         Vec::new()
     }
+}
+
+/// Test hook (debug builds only): `ADMU_TEST_DENY_DESCRIPTOR=<file name>` makes writing
+/// the descriptor of every entry with that name fail, as a file the volume refuses
+/// would.
+struct DenyWrites<'a> {
+    inner: &'a dyn FileSecurity,
+    name: String,
+}
+
+impl FileSecurity for DenyWrites<'_> {
+    fn read_into(&self, path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read_into(path, buf)
+    }
+
+    fn write(&self, path: &Path, descriptor: &[u8]) -> std::io::Result<()> {
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(&self.name))
+        {
+            return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        }
+        self.inner.write(path, descriptor)
+    }
+}
+
+fn deny_for_test(inner: &dyn FileSecurity) -> Option<DenyWrites<'_>> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let name = std::env::var("ADMU_TEST_DENY_DESCRIPTOR").ok()?;
+    Some(DenyWrites { inner, name })
 }
 
 fn check_log_name(name: &str) -> Result<()> {

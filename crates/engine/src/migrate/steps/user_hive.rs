@@ -135,7 +135,12 @@ impl Step for UserHiveStep {
         if report.root_renamed {
             summary.push("root key renamed to <new SID>_Classes".into());
         }
-        summary.extend(report.keys_renamed.iter().map(|k| format!("key renamed: {k}")));
+        summary.extend(
+            report
+                .keys_renamed
+                .iter()
+                .map(|k| format!("key renamed: {k}")),
+        );
         summary.extend(
             report
                 .values_rewritten
