@@ -58,7 +58,34 @@ pub fn init(verbosity: u8, quiet: bool, json: bool, log_file: Option<&Path>) -> 
     tracing_subscriber::registry()
         .with(stderr)
         .with(file)
+        .with(system_log())
         .try_init()
         .context("cannot install the logger")?;
     Ok(())
+}
+
+/// On Windows, every run also appends human-readable lines to
+/// `%SystemRoot%\Temp\admu.log`, where an admin (or ADMU's habits) looks first after an
+/// unattended run. Silently absent when the file cannot be opened (not elevated).
+fn system_log<S>() -> Option<Box<dyn Layer<S> + Send + Sync>>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    if !cfg!(windows) {
+        return None;
+    }
+    let root = std::env::var_os("SystemRoot")?;
+    let path = Path::new(&root).join("Temp").join("admu.log");
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .ok()?;
+    Some(
+        tracing_subscriber::fmt::layer()
+            .with_writer(Mutex::new(f))
+            .with_ansi(false)
+            .with_filter(EnvFilter::new("info"))
+            .boxed(),
+    )
 }

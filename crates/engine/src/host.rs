@@ -128,6 +128,10 @@ pub trait Volume {
 pub trait Host: Registry + Accounts + Volume {
     /// A short description for messages ("offline volume /mnt/win").
     fn describe(&self) -> String;
+    /// The running Windows, when this host is one (`None` offline).
+    fn live(&self) -> Option<&dyn crate::live::Live> {
+        None
+    }
 }
 
 /// A new local account.

@@ -18,6 +18,7 @@ pub mod convert;
 pub mod error;
 pub mod host;
 pub mod journal;
+pub mod live;
 pub mod migrate;
 pub mod paths;
 pub mod private;

@@ -80,6 +80,12 @@ pub struct Profile {
     pub states: Vec<ProfileState>,
     /// Bytes under the profile folder (with `--size`).
     pub size: Option<u64>,
+    /// Live only: `HKEY_USERS\<SID>` is loaded now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<bool>,
+    /// Live only: the sessions signed in as this account (`DOMAIN\user (id)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<Vec<String>>,
 }
 
 impl Profile {
@@ -112,6 +118,10 @@ pub fn discover(host: &dyn Host, options: DiscoverOptions) -> Result<Vec<Profile
     });
     let admins = host.alias_members(ADMINISTRATORS).unwrap_or_default();
     let logon_ui = host.key(MachineHive::Software, LOGON_UI)?;
+    let live = match host.live() {
+        Some(l) => Some((l.loaded_hives()?, l.sessions()?)),
+        None => None,
+    };
     let mut rows = Vec::new();
     for key_name in &list.subkeys {
         let Some(key) = host.key(
@@ -145,7 +155,25 @@ pub fn discover(host: &dyn Host, options: DiscoverOptions) -> Result<Vec<Profile
             (Some(p), true) => Some(tree_size(p)),
             _ => None,
         };
+        let (loaded, signed_in) = match (&live, &sid) {
+            (Some((hives, sessions)), Some(sid)) => {
+                let text = sid.to_string();
+                (
+                    Some(hives.iter().any(|h| h.eq_ignore_ascii_case(&text))),
+                    Some(
+                        sessions
+                            .iter()
+                            .filter(|s| s.sid.as_ref() == Some(sid))
+                            .map(|s| format!("{} ({})", s.user, s.id))
+                            .collect(),
+                    ),
+                )
+            }
+            _ => (None, None),
+        };
         rows.push(Profile {
+            loaded,
+            signed_in,
             key: key_name.clone(),
             local_admin: sid.as_ref().is_some_and(|s| admins.contains(s)),
             account: account.unwrap_or_else(|| format!("UNKNOWN ({sid_text})")),

@@ -272,16 +272,16 @@ fn run_add(args: AddArgs, json: bool) -> Result<Exit, CommandError> {
     sam::validate_name(&args.name).map_err(open_failed)?;
     let password = read_password(&args)?;
     let hives = find_hives(&args.root)?;
-    // The SAM is changed: one mutating admu at a time per volume.
-    let host = OfflineHost::open(&args.root).map_err(|e| CommandError::new(Exit::Failed, e))?;
-    let _lock = engine::migrate::store::lock_volume(&host, "accounts add")
-        .map_err(crate::exit::engine_error)?;
     let system = hives.system.as_ref().ok_or_else(|| {
         open_failed(sam::Error::NeedSystem {
             file: hives.sam.display().to_string(),
         })
     })?;
     let mut sam = Sam::open_with_system(&hives.sam, system).map_err(open_failed)?;
+    // The SAM is about to change: one mutating admu at a time per volume.
+    let host = OfflineHost::open(&args.root).map_err(|e| CommandError::new(Exit::Failed, e))?;
+    let _lock = engine::migrate::store::lock_volume(&host, "accounts add")
+        .map_err(crate::exit::engine_error)?;
     let user = sam
         .create_user(&NewUser {
             name: &args.name,

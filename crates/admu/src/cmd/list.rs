@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use engine::profiles::{DiscoverOptions, Profile, ProfileState, discover};
-use offline::OfflineHost;
 
 use crate::cmd::print_json;
 use crate::exit::{CommandError, Exit};
@@ -14,9 +13,9 @@ use crate::exit::{CommandError, Exit};
 /// admin, state.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// The mounted Windows volume (offline mode).
+    /// The mounted Windows volume (offline mode); without it, the Windows admu runs on.
     #[arg(long, value_name = "VOLUME")]
-    root: PathBuf,
+    root: Option<PathBuf>,
     /// Add up each profile folder's size (walks every file).
     #[arg(long)]
     size: bool,
@@ -26,9 +25,9 @@ pub struct ListArgs {
 }
 
 pub fn run(args: ListArgs, json: bool) -> Result<Exit, CommandError> {
-    let host = OfflineHost::open(&args.root).map_err(|e| CommandError::new(Exit::Failed, e))?;
-    let mut rows = discover(&host, DiscoverOptions { size: args.size })
-        .with_context(|| format!("cannot list the profiles of {}", args.root.display()))?;
+    let host = crate::cmd::host::open(args.root.as_deref())?;
+    let mut rows = discover(&*host, DiscoverOptions { size: args.size })
+        .with_context(|| format!("cannot list the profiles of {}", host.describe()))?;
     if !args.all {
         rows.retain(|p| !p.is_service());
     }
@@ -94,6 +93,11 @@ fn print_table(rows: &[Profile], size: bool) {
     if size {
         table[0].push("SIZE".into());
     }
+    let live = rows.iter().any(|p| p.loaded.is_some());
+    if live {
+        table[0].push("LOADED".into());
+        table[0].push("SIGNED IN".into());
+    }
     for p in rows {
         let mut row = vec![
             p.account.clone(),
@@ -113,6 +117,17 @@ fn print_table(rows: &[Profile], size: bool) {
         ];
         if size {
             row.push(p.size.map(human_size).unwrap_or_else(|| "-".into()));
+        }
+        if live {
+            row.push(match p.loaded {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => "-".into(),
+            });
+            row.push(match &p.signed_in {
+                Some(s) if !s.is_empty() => s.join(", "),
+                _ => "-".into(),
+            });
         }
         table.push(row);
     }

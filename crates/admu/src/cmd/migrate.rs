@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use engine::host::MigrationHost;
 use engine::migrate::{self, MigrateError, MigrateRequest, Secret};
-use offline::OfflineHost;
 use serde::Serialize;
 
 use crate::cmd::print_json;
@@ -14,14 +14,21 @@ use crate::exit::{CommandError, Exit, engine_error};
 /// Where the Windows installation is.
 #[derive(Debug, Args)]
 pub struct Target {
-    /// The mounted Windows volume (offline mode).
+    /// The mounted Windows volume (offline mode); without it, the Windows admu runs on.
     #[arg(long, value_name = "VOLUME")]
-    root: PathBuf,
+    root: Option<PathBuf>,
 }
 
 impl Target {
-    fn open(&self) -> Result<OfflineHost, CommandError> {
-        OfflineHost::open(&self.root).map_err(|e| CommandError::new(Exit::Failed, e))
+    fn open(&self) -> Result<Box<dyn MigrationHost>, CommandError> {
+        crate::cmd::host::open(self.root.as_deref())
+    }
+
+    fn describe(&self) -> String {
+        match &self.root {
+            Some(r) => r.display().to_string(),
+            None => "this computer".into(),
+        }
     }
 }
 
@@ -52,6 +59,65 @@ pub struct CheckArgs {
     who: Who,
     #[command(flatten)]
     password: PasswordArgs,
+    #[command(flatten)]
+    options: Options,
+}
+
+/// How to migrate: the options `check` and `migrate` share.
+#[derive(Debug, Args)]
+pub struct Options {
+    /// Make the new account a local administrator.
+    #[arg(long)]
+    admin: bool,
+    /// Put the new account in the local groups the old account was in.
+    #[arg(long)]
+    keep_groups: bool,
+    #[arg(long, value_enum, default_value = "replace")]
+    acl_mode: AclMode,
+    /// More SID mappings OLD=NEW (e.g. the old domain's groups), for descriptors.
+    #[arg(long = "map", value_name = "OLD=NEW")]
+    maps: Vec<String>,
+    /// Leave the logon screen's last user as it is.
+    #[arg(long)]
+    no_default_user: bool,
+    /// Commit even when some file descriptors cannot be rewritten (every one is listed);
+    /// without it, such a failure rolls the migration back.
+    #[arg(long)]
+    allow_partial: bool,
+    /// Live: sign the migrated user's sessions out first (nobody else's) and wait.
+    #[arg(long)]
+    logoff: bool,
+    /// Live: deny the old account interactive logon while its profile is converted
+    /// (always lifted at the end, by recover and by revert).
+    #[arg(long)]
+    block_logon: bool,
+    /// Live: after the migration, leave the AD domain (NetUnjoinDomain) and/or Entra
+    /// (dsregcmd /leave, as SYSTEM); a failed leave is a warning, never a rollback.
+    #[arg(long)]
+    leave_domain: bool,
+    /// Live: restart Windows after the migration, after SECS seconds.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "30")]
+    reboot: Option<u32>,
+}
+
+impl Options {
+    fn apply(&self, req: &mut MigrateRequest) -> Result<(), CommandError> {
+        req.admin = self.admin;
+        req.keep_groups = self.keep_groups;
+        req.acl_mode = match self.acl_mode {
+            AclMode::Replace => ntsec::Mode::Replace,
+            AclMode::Add => ntsec::Mode::Add,
+        };
+        req.extra_map = ntsec::SidMap::from_pairs(self.maps.iter().map(String::as_str))
+            .map_err(|e| CommandError::new(Exit::Usage, anyhow::anyhow!("--map: {e}")))?;
+        req.set_default_user = !self.no_default_user;
+        req.allow_partial = self.allow_partial;
+        req.logoff = self.logoff;
+        req.block_logon = self.block_logon;
+        req.leave_domain = self.leave_domain;
+        req.reboot = self.reboot;
+        Ok(())
+    }
 }
 
 /// The new account's password: never on the command line.
@@ -91,30 +157,14 @@ pub struct MigrateArgs {
     who: Who,
     #[command(flatten)]
     password: PasswordArgs,
-    /// Make the new account a local administrator.
-    #[arg(long)]
-    admin: bool,
-    /// Put the new account in the local groups the old account was in.
-    #[arg(long)]
-    keep_groups: bool,
-    #[arg(long, value_enum, default_value = "replace")]
-    acl_mode: AclMode,
-    /// More SID mappings OLD=NEW (e.g. the old domain's groups), for descriptors.
-    #[arg(long = "map", value_name = "OLD=NEW")]
-    maps: Vec<String>,
-    /// Leave the logon screen's last user as it is.
-    #[arg(long)]
-    no_default_user: bool,
+    #[command(flatten)]
+    options: Options,
     /// Print the plan (every change, before and after); change nothing.
     #[arg(long)]
     dry_run: bool,
     /// Worker threads for the profile tree.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Commit even when some file descriptors cannot be rewritten (every one is listed);
-    /// without it, such a failure rolls the migration back.
-    #[arg(long)]
-    allow_partial: bool,
 }
 
 /// Undo a completed migration exactly.
@@ -166,8 +216,9 @@ fn print_checks(checks: &[migrate::Check]) {
 
 pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
     let host = args.target.open()?;
-    let req = request(&args.who, args.password.read()?);
-    let pre = migrate::preflight(&host, &req).map_err(engine_error)?;
+    let mut req = request(&args.who, args.password.read()?);
+    args.options.apply(&mut req)?;
+    let pre = migrate::preflight(&*host, &req).map_err(engine_error)?;
     if json {
         print_json(&pre)?;
     } else {
@@ -185,20 +236,11 @@ pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
 pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
     let mut req = request(&args.who, args.password.read()?);
-    req.admin = args.admin;
-    req.keep_groups = args.keep_groups;
-    req.acl_mode = match args.acl_mode {
-        AclMode::Replace => ntsec::Mode::Replace,
-        AclMode::Add => ntsec::Mode::Add,
-    };
-    req.extra_map = ntsec::SidMap::from_pairs(args.maps.iter().map(String::as_str))
-        .map_err(|e| CommandError::new(Exit::Usage, anyhow::anyhow!("--map: {e}")))?;
-    req.set_default_user = !args.no_default_user;
+    args.options.apply(&mut req)?;
     req.threads = args.threads;
-    req.allow_partial = args.allow_partial;
 
     if args.dry_run {
-        let plan = migrate::plan(&host, &req).map_err(engine_error)?;
+        let plan = migrate::plan(&*host, &req).map_err(engine_error)?;
         if json {
             print_json(&plan)?;
         } else {
@@ -210,7 +252,7 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
             Exit::CheckFailed
         });
     }
-    match migrate::migrate(&mut host, &req) {
+    match migrate::migrate(&mut *host, &req) {
         Ok(outcome) => {
             if json {
                 print_json(&outcome)?;
@@ -285,6 +327,20 @@ fn print_outcome(o: &migrate::Outcome) {
             }
         }
     }
+    for a in &o.after {
+        crate::outln!(
+            "  {:<13}{}",
+            format!("{:?}:", a.action),
+            if a.ok {
+                a.detail.clone()
+            } else {
+                format!("FAILED: {}", a.detail)
+            }
+        );
+    }
+    for w in &o.warnings {
+        tracing::warn!("{w}");
+    }
     crate::outln!("  {:<13}{}", "journal:", o.journal.display());
     crate::outln!(
         "Undo with: admu revert --root <VOLUME> --name {}",
@@ -302,7 +358,7 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
     let who = args.name.or(args.sid).unwrap_or_default();
     if args.dry_run {
-        let found = migrate::find_revertible(&host, &who).map_err(engine_error)?;
+        let found = migrate::find_revertible(&*host, &who).map_err(engine_error)?;
         if json {
             print_json(&Undone {
                 action: "would revert",
@@ -319,7 +375,7 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
         }
         return Ok(Exit::Ok);
     }
-    let reverted = migrate::revert(&mut host, &who).map_err(|e| match e {
+    let reverted = migrate::revert(&mut *host, &who).map_err(|e| match e {
         // Refused before any change.
         engine::Error::Journal(_)
         | engine::Error::Locked(_)
@@ -349,7 +405,7 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
 
 pub fn recover(args: RecoverArgs, json: bool) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
-    let done = migrate::recover(&mut host).map_err(|e| match e {
+    let done = migrate::recover(&mut *host).map_err(|e| match e {
         engine::Error::Journal(_) | engine::Error::Locked(_) => engine_error(e),
         other => CommandError::new(Exit::NeedsRecover, other),
     })?;
@@ -361,7 +417,7 @@ pub fn recover(args: RecoverArgs, json: bool) -> Result<Exit, CommandError> {
     } else if done.is_empty() {
         crate::outln!(
             "Nothing to recover: no unfinished migration on {}",
-            args.target.root.display()
+            args.target.describe()
         );
     } else {
         for j in &done {

@@ -4,6 +4,7 @@ pub mod accounts;
 #[cfg(target_os = "linux")]
 pub mod acl;
 pub mod hive;
+pub mod host;
 pub mod list;
 pub mod migrate;
 pub mod sample;

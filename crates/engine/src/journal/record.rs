@@ -47,12 +47,32 @@ pub enum Entry {
     UndoEnd { kind: UndoKind },
     /// The journal had no usable first record and nothing had changed: closed.
     Abandoned { reason: String },
+    /// After the commit: something done once the migration stood (leaving the domain,
+    /// lifting the logon block, scheduling the restart), and how it went. These never
+    /// roll the migration back.
+    After {
+        action: AfterAction,
+        ok: bool,
+        detail: String,
+    },
+}
+
+/// What runs after the commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterAction {
+    /// The old account may log on again (`--block-logon` is lifted).
+    ReleaseLogon,
+    LeaveEntra,
+    LeaveAdDomain,
+    Reboot,
 }
 
 /// The steps of a migration, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepId {
+    BlockLogon,
     Account,
     Groups,
     Ntuser,
@@ -66,6 +86,7 @@ impl StepId {
     /// The name used in the journal and in messages.
     pub fn name(self) -> &'static str {
         match self {
+            StepId::BlockLogon => "block_logon",
             StepId::Account => "account",
             StepId::Groups => "groups",
             StepId::Ntuser => "ntuser",
@@ -148,6 +169,7 @@ pub struct BackupFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Intent {
+    BlockLogon(BlockLogonIntent),
     Account(AccountIntent),
     Groups(GroupsIntent),
     Ntuser(HiveIntent),
@@ -161,6 +183,7 @@ pub enum Intent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Done {
+    BlockLogon(BlockLogonDone),
     Account(AccountDone),
     Groups(MachineFileDone),
     Ntuser(HiveDone),
@@ -173,6 +196,7 @@ pub enum Done {
 impl Intent {
     pub fn step(&self) -> StepId {
         match self {
+            Intent::BlockLogon(_) => StepId::BlockLogon,
             Intent::Account(_) => StepId::Account,
             Intent::Groups(_) => StepId::Groups,
             Intent::Ntuser(_) => StepId::Ntuser,
@@ -186,6 +210,7 @@ impl Intent {
     /// The backup this step took, if any.
     pub fn backup(&self) -> Option<&Backup> {
         match self {
+            Intent::BlockLogon(_) => None,
             Intent::Account(i) => i.sam_backup.as_ref(),
             Intent::Groups(i) => i.sam_backup.as_ref(),
             Intent::Ntuser(i) | Intent::Usrclass(i) => Some(&i.backup),
@@ -198,6 +223,7 @@ impl Intent {
 impl Done {
     pub fn step(&self) -> StepId {
         match self {
+            Done::BlockLogon(_) => StepId::BlockLogon,
             Done::Account(_) => StepId::Account,
             Done::Groups(_) => StepId::Groups,
             Done::Ntuser(_) => StepId::Ntuser,
@@ -220,6 +246,10 @@ impl Done {
     /// One line for people: what the step did.
     pub fn summary(&self) -> String {
         match self {
+            Done::BlockLogon(d) => format!(
+                "{} may not log on interactively until the migration ends",
+                d.sid
+            ),
             Done::Account(d) => format!("created local account {} ({})", d.name, d.sid),
             Done::Groups(d) => format!("added to local groups {:?}", d.aliases),
             Done::Ntuser(d) | Done::Usrclass(d) => format!(
@@ -241,6 +271,19 @@ impl Done {
             Done::ProfileList(d) | Done::LogonUi(d) => format!("{} registry changes", d.edits),
         }
     }
+}
+
+/// Denying the old account interactive logon for the duration (`--block-logon`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockLogonIntent {
+    pub sid: Sid,
+    /// It was denied already (by policy): admu leaves it so at the end.
+    pub already_denied: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockLogonDone {
+    pub sid: Sid,
 }
 
 /// Creating the local account.

@@ -81,6 +81,14 @@ pub struct MigrateRequest {
     /// With `to_existing`: let the migrated profile replace the account's own
     /// ProfileList entry.
     pub replace_existing_profile: bool,
+    /// Live: sign the old account's sessions out first (never anyone else's).
+    pub logoff: bool,
+    /// Live: deny the old account interactive logon for the duration.
+    pub block_logon: bool,
+    /// Live: leave the AD domain / Entra after the commit (a failure is a warning).
+    pub leave_domain: bool,
+    /// Live: restart this many seconds after the migration.
+    pub reboot: Option<u32>,
 }
 
 impl MigrateRequest {
@@ -99,6 +107,10 @@ impl MigrateRequest {
             threads: 1,
             allow_partial: false,
             replace_existing_profile: false,
+            logoff: false,
+            block_logon: false,
+            leave_domain: false,
+            reboot: None,
         }
     }
 }

@@ -138,6 +138,7 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
     } else {
         None
     };
+    check_live(host, req, source.as_ref(), hives.as_ref(), &mut c)?;
     let cx = CheckContext {
         host,
         req,
@@ -167,6 +168,94 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
         hives,
         existing,
     })
+}
+
+/// What only the running Windows can say: who runs admu, whether the user is signed
+/// in or the profile loaded, which processes hold the hives, how to leave the domain.
+/// Offline, the live-only options are refused.
+fn check_live(
+    host: &dyn MigrationHost,
+    req: &MigrateRequest,
+    source: Option<&Profile>,
+    hives: Option<&OpenedHives>,
+    c: &mut Checks,
+) -> Result<()> {
+    let Some(live) = host.live() else {
+        let asked: Vec<&str> = [
+            (req.logoff, "--logoff"),
+            (req.leave_domain, "--leave-domain"),
+            (req.reboot.is_some(), "--reboot"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, flag)| *flag)
+        .collect();
+        if !asked.is_empty() {
+            c.add(
+                "options fit an offline volume",
+                false,
+                format!(
+                    "{} work on the live system only: run admu on the Windows it migrates,                      without --root",
+                    asked.join(", ")
+                ),
+            );
+        }
+        return Ok(());
+    };
+    let running_as = live.running_as()?;
+    let elevated = crate::live::require_elevation(running_as);
+    c.add(
+        "admu runs elevated or as SYSTEM",
+        elevated.is_ok(),
+        elevated
+            .err()
+            .unwrap_or_else(|| format!("running as {running_as:?}")),
+    );
+    if let Some(sid) = source.and_then(|p| p.sid.as_ref()) {
+        let sessions = live.sessions()?;
+        let loaded = live.loaded_hives()?;
+        let in_use = crate::live::profile_in_use(sid, &loaded, &sessions);
+        let signed_in = sessions.iter().any(|s| s.sid.as_ref() == Some(sid));
+        let ok = in_use.is_none() || (req.logoff && signed_in);
+        c.add(
+            "the user is signed out and the profile unloaded",
+            ok,
+            match (&in_use, ok) {
+                (None, _) => "no session and no loaded hive for this SID".to_string(),
+                (Some(_), true) => "--logoff: admu signs the user's sessions out first".into(),
+                (Some(why), false) => why.clone(),
+            },
+        );
+    }
+    if let Some(h) = hives {
+        let files = [h.ntuser.path.as_path(), h.usrclass.path.as_path()];
+        let holders = live.file_holders(&files)?;
+        c.add(
+            "no process holds the user hives",
+            holders.is_empty(),
+            crate::live::describe_holders(&files, &holders),
+        );
+    }
+    if req.leave_domain {
+        let plan = crate::live::leave_plan(&live.join_state()?, running_as);
+        c.add(
+            "--leave-domain can leave",
+            plan.is_ok(),
+            match plan {
+                Ok(p) => format!(
+                    "after the migration: {}{}",
+                    if p.entra { "dsregcmd /leave" } else { "" },
+                    match (p.entra, p.ad) {
+                        (true, true) => ", then NetUnjoinDomain",
+                        (false, true) => "NetUnjoinDomain",
+                        _ => "",
+                    }
+                ),
+                Err(e) => e,
+            },
+        );
+    }
+    Ok(())
 }
 
 fn check_journals(host: &dyn MigrationHost, c: &mut Checks) -> Result<()> {

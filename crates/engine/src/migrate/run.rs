@@ -10,7 +10,7 @@ use super::steps::{RunContext, STEPS};
 use super::{MigrateRequest, profile_sid, store};
 use crate::error::{Error, Result};
 use crate::host::MigrationHost;
-use crate::journal::record::{Begin, Commit, Done, FORMAT};
+use crate::journal::record::{AfterAction, Begin, Commit, Done, FORMAT};
 use crate::journal::{Entry, Journal};
 
 /// What a completed migration did.
@@ -25,6 +25,20 @@ pub struct Outcome {
     pub profile_path: String,
     /// What each step did, in order (steps with nothing to do are absent).
     pub steps: Vec<Done>,
+    /// What ran after the commit (lifting the logon block, leaving the domain, the
+    /// restart) and how it went.
+    pub after: Vec<AfterReport>,
+    /// Things that went wrong after the commit: the migration stands, but these need a
+    /// look (e.g. the domain could not be left).
+    pub warnings: Vec<String>,
+}
+
+/// One action after the commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AfterReport {
+    pub action: AfterAction,
+    pub ok: bool,
+    pub detail: String,
 }
 
 /// Why a migration did not complete.
@@ -90,6 +104,9 @@ pub fn migrate(
     req: &MigrateRequest,
 ) -> std::result::Result<Outcome, MigrateError> {
     let _lock = store::lock_volume(host, "migrate").map_err(failed)?;
+    if req.logoff {
+        sign_out(host, req).map_err(failed)?;
+    }
     let mut pre = preflight(host, req).map_err(failed)?;
     if !pre.passed() {
         return Err(MigrateError::Preflight(Box::new(pre)));
@@ -160,16 +177,26 @@ pub fn migrate(
         })
     };
     match result {
-        Ok((Some(account), created, steps)) => Ok(Outcome {
-            migration_id: id,
-            journal: dir,
-            account: account.name,
-            account_created: created,
-            old_sid: old_sid.to_string(),
-            new_sid: account.sid.to_string(),
-            profile_path: begin.profile_path,
-            steps,
-        }),
+        Ok((Some(account), created, steps)) => {
+            let after = after_commit(host, &mut journal, req);
+            let warnings = after
+                .iter()
+                .filter(|a| !a.ok)
+                .map(|a| format!("{:?}: {}", a.action, a.detail))
+                .collect();
+            Ok(Outcome {
+                migration_id: id,
+                journal: dir,
+                account: account.name,
+                account_created: created,
+                old_sid: old_sid.to_string(),
+                new_sid: account.sid.to_string(),
+                profile_path: begin.profile_path,
+                steps,
+                after,
+                warnings,
+            })
+        }
         Ok((None, ..)) => Err(failed(Error::Invalid("no account was chosen".into()))),
         Err(error) => {
             tracing::error!("{error}; rolling back");
@@ -200,6 +227,91 @@ fn run_steps(cx: &mut RunContext<'_>) -> Result<()> {
         account: account.name,
         created: cx.account_created,
     }))
+}
+
+/// `--logoff`: signs out the sessions of the account being migrated (nobody else's)
+/// before the checks.
+fn sign_out(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<()> {
+    let Some(live) = host.live() else {
+        return Ok(()); // preflight refuses --logoff offline
+    };
+    let Some(sid) = super::find_source(host, &req.from)?.sid else {
+        return Ok(());
+    };
+    for session in live.sessions()? {
+        if session.sid.as_ref() == Some(&sid) {
+            tracing::info!(session = session.id, user = %session.user, "signing out");
+            live.logoff(session.id)?;
+        }
+    }
+    Ok(())
+}
+
+/// After the commit: lift the logon block, leave the directory, schedule the restart.
+/// Each is journaled; none rolls the migration back.
+fn after_commit(
+    host: &mut dyn MigrationHost,
+    journal: &mut Journal,
+    req: &MigrateRequest,
+) -> Vec<AfterReport> {
+    let mut reports = Vec::new();
+    let Some(live) = host.live() else {
+        return reports;
+    };
+    let records = journal.records().to_vec();
+    let mut record = |action: AfterAction, result: Result<String>| {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(e) => (false, e.to_string()),
+        };
+        if let Err(e) = journal.append(Entry::After {
+            action,
+            ok,
+            detail: detail.clone(),
+        }) {
+            tracing::warn!("cannot journal {action:?}: {e}");
+        }
+        reports.push(AfterReport { action, ok, detail });
+    };
+    let block = super::steps::trace_of(&records, crate::journal::StepId::BlockLogon);
+    if block.started() {
+        record(
+            AfterAction::ReleaseLogon,
+            super::steps::block_logon::release(live, &block)
+                .map(|()| "the old account may log on again".into()),
+        );
+    }
+    if req.leave_domain {
+        match live
+            .join_state()
+            .and_then(|j| Ok(crate::live::leave_plan(&j, live.running_as()?)))
+        {
+            Ok(Ok(plan)) => {
+                if plan.entra {
+                    record(
+                        AfterAction::LeaveEntra,
+                        live.leave_entra().map(|()| "left Entra ID".into()),
+                    );
+                }
+                if plan.ad {
+                    record(
+                        AfterAction::LeaveAdDomain,
+                        live.leave_ad_domain().map(|()| "left the domain".into()),
+                    );
+                }
+            }
+            Ok(Err(why)) => record(AfterAction::LeaveAdDomain, Err(Error::Refused(why))),
+            Err(e) => record(AfterAction::LeaveAdDomain, Err(e)),
+        }
+    }
+    if let Some(delay) = req.reboot {
+        record(
+            AfterAction::Reboot,
+            live.reboot(delay, "admu migrated a profile to a local account")
+                .map(|()| format!("restart in {delay} s")),
+        );
+    }
+    reports
 }
 
 fn migration_id(old: &ntsec::Sid) -> String {

@@ -35,6 +35,12 @@ pub fn migrations_dir(host: &dyn MigrationHost) -> Result<PathBuf> {
 pub fn ensure_dirs(host: &dyn MigrationHost) -> Result<PathBuf> {
     let admu = admu_dir(host)?;
     let migrations = admu.join("migrations");
+    if let Some(program_data) = admu.parent()
+        && !program_data.exists()
+    {
+        // Every Windows has it; a bare test volume may not.
+        std::fs::create_dir(program_data).map_err(Error::io(program_data))?;
+    }
     for dir in [&admu, &migrations] {
         if !dir.exists() {
             create_private_dir(host, dir)?;

@@ -180,6 +180,9 @@ pub fn recover(host: &mut dyn MigrationHost) -> Result<Vec<Unfinished>> {
             let _ = std::fs::remove_dir_all(&backups);
         }
     }
+    for j in journals.iter().filter(|j| j.status == Status::Committed) {
+        release_pending_block(host, j)?;
+    }
     for j in journals.into_iter().filter(|j| !j.finished) {
         if let Some(why) = &j.refused {
             return Err(Error::Journal(why.clone()));
@@ -207,6 +210,42 @@ pub fn recover(host: &mut dyn MigrationHost) -> Result<Vec<Unfinished>> {
         });
     }
     Ok(done)
+}
+
+/// A committed migration killed before it lifted `--block-logon`: lift it now (the
+/// live system only; offline the block is in a registry admu does not edit).
+fn release_pending_block(host: &mut dyn MigrationHost, j: &Unfinished) -> Result<()> {
+    let records = Journal::read(&j.dir)?.records;
+    let block = super::steps::trace_of(&records, StepId::BlockLogon);
+    let released = records.iter().any(|r| {
+        matches!(
+            &r.entry,
+            Entry::After {
+                action: crate::journal::record::AfterAction::ReleaseLogon,
+                ok: true,
+                ..
+            }
+        )
+    });
+    if !block.started() || released {
+        return Ok(());
+    }
+    let Some(live) = host.live() else {
+        tracing::warn!(
+            "migration {} blocked the old account's logon on the live system; run `admu \
+             recover` there to lift it",
+            j.id
+        );
+        return Ok(());
+    };
+    super::steps::block_logon::release(live, &block)?;
+    store::check_journal_private(host, &j.dir)?;
+    let mut journal = Journal::open(&j.dir)?;
+    journal.append(Entry::After {
+        action: crate::journal::record::AfterAction::ReleaseLogon,
+        ok: true,
+        detail: "lifted by recover".into(),
+    })
 }
 
 /// A journal without a usable first record: the run died before its begin record was

@@ -5,6 +5,7 @@
 //! recover are generic over [`STEPS`]; a new capability is a new module here.
 
 mod account;
+pub(crate) mod block_logon;
 mod groups;
 mod registry;
 mod tree;
@@ -26,6 +27,7 @@ use crate::profiles::Profile;
 
 /// Every step, in the order a migration runs them (undo runs them backwards).
 pub(crate) const STEPS: &[&dyn Step] = &[
+    &block_logon::BlockLogon,
     &account::CreateAccount,
     &groups::Groups,
     &user_hive::UserHiveStep::NTUSER,
@@ -159,6 +161,19 @@ impl UndoContext<'_> {
     pub fn path(&self, relative: &str) -> Result<PathBuf> {
         super::absolute(&self.root, relative)
     }
+}
+
+/// One step's intent and done records in a journal.
+pub(crate) fn trace_of(records: &[crate::journal::Record], step: StepId) -> Trace<'_> {
+    let mut t = Trace::default();
+    for r in records {
+        match &r.entry {
+            crate::journal::Entry::Intent(i) if i.step() == step => t.intent = Some(i),
+            crate::journal::Entry::Done(d) if d.step() == step => t.done = Some(d),
+            _ => {}
+        }
+    }
+    t
 }
 
 /// One step's records in a journal.
