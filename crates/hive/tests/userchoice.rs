@@ -2,8 +2,8 @@
 //! from the SID, the ProgId and the key's last-write time.
 #![cfg(test)]
 
-use hive::userchoice::user_choice_hash;
 use hive::Hive;
+use hive::userchoice::user_choice_hash;
 
 #[test]
 fn real_windows_10_hashes_verify() {

@@ -474,13 +474,13 @@ fn check_owner_only(meta: &std::fs::Metadata) -> std::result::Result<(), String>
     use std::os::unix::fs::MetadataExt;
     let me = rustix::process::geteuid().as_raw();
     if meta.uid() != me {
-        return Err(format!("it is owned by uid {}, not by uid {me}", meta.uid()));
+        return Err(format!(
+            "it is owned by uid {}, not by uid {me}",
+            meta.uid()
+        ));
     }
     if meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "its mode {:o} lets others in",
-            meta.mode() & 0o777
-        ));
+        return Err(format!("its mode {:o} lets others in", meta.mode() & 0o777));
     }
     Ok(())
 }

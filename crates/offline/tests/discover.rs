@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use offline::OfflineHost;
 use engine::profiles::{DiscoverOptions, ProfileKind, ProfileState, discover};
 use hive::{Hive, NewHive};
+use offline::OfflineHost;
 
 const DOMAIN_SID: &str = "S-1-5-21-2036804247-3058324640-2116585241-1673";
 
