@@ -38,15 +38,20 @@ pub(crate) fn users(host: &OfflineHost) -> Result<Vec<LocalUser>> {
         .users()
         .map_err(accounts_err)?
         .into_iter()
-        .map(|u| LocalUser {
-            disabled: u.disabled(),
-            name: u.name,
-            rid: u.rid,
-            sid: u.sid,
-            full_name: u.full_name,
-            last_logon: u.last_logon,
-        })
+        .map(local_user)
         .collect())
+}
+
+/// The engine's view of a SAM user.
+pub(crate) fn local_user(u: sam::User) -> LocalUser {
+    LocalUser {
+        disabled: u.disabled(),
+        name: u.name,
+        rid: u.rid,
+        sid: u.sid,
+        full_name: u.full_name,
+        last_logon: u.last_logon,
+    }
 }
 
 pub(crate) fn alias_members(host: &OfflineHost, alias: u32) -> Result<Vec<Sid>> {

@@ -307,14 +307,7 @@ impl AccountsEdit for OfflineHost {
             Ok(())
         })?;
         let u = created.ok_or_else(|| Error::Accounts("the account was not created".into()))?;
-        Ok(LocalUser {
-            disabled: u.disabled(),
-            name: u.name,
-            rid: u.rid,
-            sid: u.sid,
-            full_name: u.full_name,
-            last_logon: u.last_logon,
-        })
+        Ok(crate::accounts::local_user(u))
     }
 
     fn delete_user(&mut self, rid: u32) -> Result<()> {

@@ -106,9 +106,6 @@ impl Step for Groups {
     }
 
     fn touched_files(&self, cx: &UndoContext<'_>, _: &Trace<'_>) -> Vec<std::path::PathBuf> {
-        cx.host
-            .machine_hive_file(MachineHive::Sam)
-            .into_iter()
-            .collect()
+        super::machine_file_touched(cx, MachineHive::Sam)
     }
 }

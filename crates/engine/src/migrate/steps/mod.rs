@@ -254,6 +254,11 @@ pub(crate) fn restore_machine_file(
     Ok(())
 }
 
+/// The machine hive file a step changed, for the temp-file clean-up (offline only).
+pub(crate) fn machine_file_touched(cx: &UndoContext<'_>, which: MachineHive) -> Vec<PathBuf> {
+    cx.host.machine_hive_file(which).into_iter().collect()
+}
+
 /// Backs up a machine hive file before a step changes it (offline; `None` live).
 pub(crate) fn backup_machine_file(
     cx: &RunContext<'_>,

@@ -208,10 +208,7 @@ impl Step for RegistryStep {
     }
 
     fn touched_files(&self, cx: &UndoContext<'_>, _: &Trace<'_>) -> Vec<std::path::PathBuf> {
-        cx.host
-            .machine_hive_file(MachineHive::Software)
-            .into_iter()
-            .collect()
+        super::machine_file_touched(cx, MachineHive::Software)
     }
 }
 
