@@ -87,6 +87,33 @@ impl NtfsImage {
         Ok(out)
     }
 
+    /// A power cut as the volume sees it: SIGKILLs the ntfs-3g daemon serving the mount,
+    /// so whatever it had not yet written to the image is lost, then detaches the dead
+    /// mount lazily (`umount -l`): processes still using it get errors instead of
+    /// hanging. [`NtfsImage::mount_again`] mounts the image with a fresh ntfs-3g.
+    pub fn kill_daemon(&mut self) -> io::Result<()> {
+        if let Some(mut child) = self.daemon.take() {
+            // An error here means it had already exited; it is reaped below either way.
+            let _ = child.kill();
+            child.wait()?;
+        }
+        if is_mounted(&self.mountpoint)? {
+            run(Command::new("umount").arg("-l").arg(&self.mountpoint))?;
+        }
+        Ok(())
+    }
+
+    /// Mounts the image again with a fresh ntfs-3g after [`NtfsImage::kill_daemon`].
+    pub fn mount_again(&mut self) -> io::Result<()> {
+        if self.daemon.is_some() || is_mounted(&self.mountpoint)? {
+            return Err(io::Error::other(format!(
+                "{} is still mounted",
+                self.mountpoint.display()
+            )));
+        }
+        self.mount()
+    }
+
     fn mount(&mut self) -> io::Result<()> {
         // `no_detach` keeps ntfs-3g our child, so unmount can wait until it has flushed
         // and closed the image.
@@ -165,7 +192,12 @@ pub fn unavailable_reason() -> Option<String> {
 }
 
 fn is_mounted(mountpoint: &Path) -> io::Result<bool> {
-    let wanted = std::fs::canonicalize(mountpoint)?;
+    // The parent is resolved, not the mount point itself: a mount whose daemon died
+    // answers every lookup with ENOTCONN.
+    let wanted = match (mountpoint.parent(), mountpoint.file_name()) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent)?.join(name),
+        _ => std::fs::canonicalize(mountpoint)?,
+    };
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")?;
     Ok(mounts.lines().any(|line| {
         line.split(' ')
