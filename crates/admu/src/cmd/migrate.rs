@@ -238,6 +238,7 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
     let mut req = request(&args.who, args.password.read()?);
     args.options.apply(&mut req)?;
     req.threads = args.threads;
+    req.progress = Some(progress_log());
 
     if args.dry_run {
         let plan = migrate::plan(&*host, &req).map_err(engine_error)?;
@@ -276,6 +277,15 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
         Err(e @ MigrateError::RolledBack { .. }) => Err(CommandError::new(Exit::RolledBack, e)),
         Err(e @ MigrateError::NeedsRecover { .. }) => Err(CommandError::new(Exit::NeedsRecover, e)),
     }
+}
+
+/// Progress into the log: each step as it starts, the tree walk every 16384 entries.
+fn progress_log() -> migrate::ProgressSink {
+    migrate::ProgressSink(std::sync::Arc::new(|e: &migrate::ProgressEvent| {
+        if e.done == 0 || e.done.is_multiple_of(16384) {
+            tracing::info!(step = %e.step, "{}", e.message);
+        }
+    }))
 }
 
 fn print_plan(plan: &migrate::Plan) {

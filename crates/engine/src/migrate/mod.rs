@@ -55,6 +55,27 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Where a running migration is, for progress bars and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressEvent {
+    pub step: crate::journal::StepId,
+    /// Items done in this step (files for the tree), when it counts any.
+    pub done: u64,
+    /// Items in all, when known.
+    pub total: Option<u64>,
+    pub message: String,
+}
+
+/// A progress callback; called from the migration's thread (and the tree's workers).
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&ProgressEvent) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 /// What to migrate and how.
 #[derive(Debug, Clone)]
 pub struct MigrateRequest {
@@ -89,6 +110,17 @@ pub struct MigrateRequest {
     pub leave_domain: bool,
     /// Live: restart this many seconds after the migration.
     pub reboot: Option<u32>,
+    /// Told when a step starts and as the tree walk goes.
+    pub progress: Option<ProgressSink>,
+}
+
+impl MigrateRequest {
+    /// Reports progress, when someone listens.
+    pub fn report(&self, event: ProgressEvent) {
+        if let Some(sink) = &self.progress {
+            (sink.0)(&event);
+        }
+    }
 }
 
 impl MigrateRequest {
@@ -111,6 +143,7 @@ impl MigrateRequest {
             block_logon: false,
             leave_domain: false,
             reboot: None,
+            progress: None,
         }
     }
 }

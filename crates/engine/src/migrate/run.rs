@@ -218,7 +218,13 @@ pub fn migrate(
 /// Every step in order, then the commit record.
 fn run_steps(cx: &mut RunContext<'_>) -> Result<()> {
     for step in STEPS {
-        tracing::info!(step = %step.id(), "running");
+        tracing::debug!(step = %step.id(), "running");
+        cx.req.report(super::ProgressEvent {
+            step: step.id(),
+            done: 0,
+            total: None,
+            message: format!("{}: starting", step.id()),
+        });
         step.apply(cx)?;
     }
     let account = cx.account()?.clone();

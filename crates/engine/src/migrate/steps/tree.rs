@@ -193,9 +193,22 @@ impl Step for ProfileTree {
             Some(d) => d,
             None => volume,
         };
+        let req = cx.req;
+        let progress = |p: &ntsec::files::Progress| {
+            req.report(crate::migrate::ProgressEvent {
+                step: StepId::Tree,
+                done: p.seen,
+                total: None,
+                message: format!(
+                    "{} files and folders, {} descriptors changed, {} failed",
+                    p.seen, p.changed, p.errors
+                ),
+            });
+        };
         let options = TreeOptions {
             mode: cx.req.acl_mode,
             threads: cx.req.threads,
+            progress: Some(&progress),
             on_change: Some(&record),
             max_error_details: if cx.req.allow_partial {
                 usize::MAX
