@@ -36,6 +36,8 @@ struct Cli {
 enum Command {
     /// Local accounts of an offline Windows volume: list them, add one (experimental).
     Accounts(cmd::accounts::AccountsArgs),
+    /// The machine (name, AD domain, Entra tenant) and admu's migrations on it.
+    Info(cmd::info::InfoArgs),
     /// The profiles on a machine: account, SID, kind, path, last use, admin, state.
     List(cmd::list::ListArgs),
     /// Every preflight check of a migration, pass or fail with the reason; changes nothing.
@@ -86,6 +88,7 @@ fn run(cli: Cli) -> Result<Exit, CommandError> {
     tracing::debug!(version = env!("CARGO_PKG_VERSION"), "admu started");
     match cli.command {
         Command::Accounts(args) => cmd::accounts::run(args, cli.json),
+        Command::Info(args) => cmd::info::run(args, cli.json),
         Command::List(args) => cmd::list::run(args, cli.json),
         Command::Check(args) => cmd::migrate::check(args, cli.json),
         Command::Migrate(args) => cmd::migrate::migrate(*args, cli.json),

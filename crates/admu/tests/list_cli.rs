@@ -106,3 +106,57 @@ fn list_on_the_sample_volume_gives_the_expected_rows() {
     let carol = all.iter().find(|r| r["account"] == "carol").unwrap();
     assert!(carol["size"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn info_reads_the_sample_machines_name_domain_and_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("vol");
+    let made = admu(&[
+        "sample",
+        "create",
+        root.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--files",
+        "10",
+        "--json",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    let out = admu(&["info", "--root", root.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &info["machine"];
+    assert_eq!(m["computer_name"], report["computer_name"]);
+    // The sample is hybrid: "CORP (corp.example.com)" and "<tenant domain> (<id>)".
+    let domain = report["domain"].as_str().unwrap();
+    let tenant = report["tenant"].as_str().unwrap();
+    assert_eq!(
+        format!(
+            "{} ({})",
+            m["ad_domain"].as_str().unwrap(),
+            m["ad_dns_domain"].as_str().unwrap()
+        ),
+        domain
+    );
+    assert!(
+        tenant.ends_with(&format!("({})", m["entra_tenant_id"].as_str().unwrap())),
+        "{tenant} vs {m}"
+    );
+    assert!(
+        info["join"]
+            .as_str()
+            .unwrap()
+            .starts_with("hybrid: AD domain"),
+        "{info}"
+    );
+    assert_eq!(info["migrations"], serde_json::json!([]));
+}

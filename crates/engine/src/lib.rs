@@ -19,6 +19,7 @@ pub mod error;
 pub mod host;
 pub mod journal;
 pub mod live;
+pub mod machine;
 pub mod migrate;
 pub mod paths;
 pub mod private;

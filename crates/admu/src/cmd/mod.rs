@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod acl;
 pub mod hive;
 pub mod host;
+pub mod info;
 pub mod list;
 pub mod migrate;
 pub mod sample;
