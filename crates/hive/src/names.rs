@@ -78,15 +78,33 @@ pub fn lh_hash(upcased: &[u16]) -> u32 {
         .fold(0u32, |h, &c| h.wrapping_mul(37).wrapping_add(u32::from(c)))
 }
 
-/// The `lf` hint: the first four characters of the name as stored (Latin-1, or the low
-/// byte of each UTF-16 unit), zero-padded. Windows takes them from the name as stored,
-/// without upcasing.
+/// The `lf` hint: the first four characters of the name as stored, one byte each,
+/// zero-padded. Windows takes them from the name as stored, without upcasing. A
+/// character above U+00FF cannot be a byte: from there Windows writes a null first byte
+/// instead (regf spec, §"Fast leaf"; seen in a real Windows 7 NTUSER.DAT whose lf list
+/// holds a key named with U+F00D).
 pub fn lf_hint(name: &RawName<'_>) -> [u8; 4] {
     let mut hint = [0u8; 4];
-    for (slot, unit) in hint.iter_mut().zip(name.units()) {
-        *slot = unit as u8;
+    for (i, unit) in name.units().take(4).enumerate() {
+        if unit > 0xFF {
+            // Not representable in one byte: Windows marks the hint unusable by a null
+            // first byte (lookups then compare whole names) and stops copying.
+            hint[0] = 0;
+            break;
+        }
+        hint[i] = unit as u8;
     }
     hint
+}
+
+/// Whether a stored lf hint is one Windows can have written for `name`: the exact hint,
+/// or, when one of the first four characters does not fit in a byte, any hint whose
+/// first byte is null (Windows leaves the bytes after the null as they were).
+pub fn lf_hint_acceptable(name: &RawName<'_>, stored: [u8; 4]) -> bool {
+    if stored == lf_hint(name) {
+        return true;
+    }
+    stored[0] == 0 && name.units().take(4).any(|u| u > 0xFF)
 }
 
 /// Encodes a name the way Windows stores it: Latin-1 when every character fits, else
@@ -122,6 +140,31 @@ mod tests {
             h = h.wrapping_mul(37).wrapping_add(u32::from(c));
         }
         assert_eq!(lh_hash(&upcase_str("Software")), h);
+    }
+
+    #[test]
+    fn lf_hints_of_names_a_byte_cannot_hold() {
+        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        fn raw(bytes: &[u8], compressed: bool) -> RawName<'_> {
+            RawName { bytes, compressed }
+        }
+        assert_eq!(lf_hint(&raw(b"Software", true)), *b"Soft");
+        assert_eq!(lf_hint(&raw(b"ab", true)), [b'a', b'b', 0, 0]);
+        assert_eq!(lf_hint(&raw(&utf16("\u{f00d}key"), false)), [0, 0, 0, 0]);
+        assert_eq!(lf_hint(&raw(&utf16("ab\u{f00d}c"), false)), [0, b'b', 0, 0]);
+        assert_eq!(lf_hint(&raw(&utf16("abcd\u{f00d}"), false)), *b"abcd");
+        let name = utf16("\u{f00d}");
+        let n = raw(&name, false);
+        assert!(lf_hint_acceptable(&n, [0, 0, 0, 0]));
+        assert!(
+            lf_hint_acceptable(&n, [0, 0x0d, 0, 0]),
+            "bytes after the null are free"
+        );
+        assert!(
+            !lf_hint_acceptable(&n, [0x0d, 0, 0, 0]),
+            "the low byte is not a hint"
+        );
+        assert!(!lf_hint_acceptable(&raw(b"abc", true), [0, 0, 0, 0]));
     }
 
     #[test]
