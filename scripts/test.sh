@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy, the Linux tests (with the
-# oracles and the NTFS test bed), the Windows build of admu.exe and the Windows tests
-# under Wine. Exits non-zero on the first failure.
+# oracles and the NTFS test bed), the Windows build of admu.exe, the Windows tests
+# under Wine and the release artifacts (admu.exe, admu.msi, SHA256SUMS). Exits non-zero
+# on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -54,9 +55,23 @@ else
   printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
 fi
 
+# Builds target/release-artifacts/ and verifies it. Without wixl, mingw, Wine or the
+# Windows target the preflight prints a banner and exits 2 (skipped), or 1 when CI=true.
+step "release artifacts (scripts/release.sh, scripts/check-release.sh)"
+if scripts/check-release.sh --preflight; then
+  scripts/release.sh
+  scripts/check-release.sh
+  RELEASE="verified"
+else
+  rc=$?
+  [ "$rc" = 2 ] || exit "$rc"
+  RELEASE="NOT VERIFIED (tools missing)"
+fi
+
 printf '\n==> summary\n'
 printf 'Linux tests:          %s\n' "$LINUX"
 printf 'Windows tests (Wine): %s\n' "$WINDOWS"
+printf 'Release artifacts:    %s\n' "$RELEASE"
 # One closing line over both runs, for tools that read the last line.
 cat "$LOGS"/linux.log $([ -f "$LOGS/windows.log" ] && [ "$WINDOWS" != "not run" ] && echo "$LOGS/windows.log") > "$LOGS/all.log"
 printf 'total: %s\n' "$(count "$LOGS/all.log" | sed 's/, [0-9]* ignored//')"
