@@ -48,6 +48,8 @@ enum Command {
     Revert(cmd::migrate::RevertArgs),
     /// Roll back an interrupted migration from its journal.
     Recover(cmd::migrate::RecoverArgs),
+    /// Every place on the machine that names a SID: hives, files, scheduled tasks.
+    Sids(cmd::sids::SidsArgs),
     /// Registry hive files: info, export, sids, translate, check.
     Hive(cmd::hive::HiveArgs),
     /// File and folder security descriptors on a mounted NTFS volume: show, translate.
@@ -55,6 +57,8 @@ enum Command {
     Acl(cmd::acl::AclArgs),
     /// Build a realistic synthetic Windows 10/11 system volume (demos, tests, benchmarks).
     Sample(cmd::sample::SampleArgs),
+    /// Open the window: the machine, its profiles, the checks, the plan, the migration.
+    Gui(admu_gui::GuiArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,9 +98,11 @@ fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Migrate(args) => cmd::migrate::migrate(*args, cli.json),
         Command::Revert(args) => cmd::migrate::revert(args, cli.json),
         Command::Recover(args) => cmd::migrate::recover(args, cli.json),
+        Command::Sids(args) => cmd::sids::run(args, cli.json),
         Command::Hive(args) => cmd::hive::run(args, cli.json),
         #[cfg(target_os = "linux")]
         Command::Acl(args) => cmd::acl::run(args, cli.json),
         Command::Sample(args) => cmd::sample::run(args, cli.json),
+        Command::Gui(args) => admu_gui::run(args).map(|()| Exit::Ok).map_err(CommandError::from),
     }
 }

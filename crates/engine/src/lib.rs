@@ -14,6 +14,7 @@
 //! }
 //! ```
 
+pub mod census;
 pub mod convert;
 pub mod error;
 pub mod host;

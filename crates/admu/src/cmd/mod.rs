@@ -9,6 +9,7 @@ pub mod info;
 pub mod list;
 pub mod migrate;
 pub mod sample;
+pub mod sids;
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
