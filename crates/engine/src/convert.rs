@@ -179,7 +179,7 @@ pub fn replace_sid_text(text: &str, old: &str, new: &str) -> Option<String> {
     while let Some(pos) = upper[from..].find(&needle) {
         let start = from + pos;
         let end = start + needle.len();
-        let before_ok = start == 0 || !is_sid_char(upper.as_bytes()[start - 1]);
+        let before_ok = !continues_a_sid(&upper.as_bytes()[..start]);
         let after_ok = end == upper.len() || !upper.as_bytes()[end].is_ascii_digit();
         if before_ok && after_ok {
             out.push_str(&text[last..start]);
@@ -196,8 +196,15 @@ pub fn replace_sid_text(text: &str, old: &str, new: &str) -> Option<String> {
     Some(out)
 }
 
-fn is_sid_char(b: u8) -> bool {
-    b.is_ascii_digit() || b == b'-'
+/// Whether text ending here could be the start of a longer SID that a match would sit
+/// inside: a digit, or a `-` right after a digit. A `-` after a letter is a separator
+/// (Task Scheduler names tasks `…Task-S-1-5-21-…`).
+fn continues_a_sid(before: &[u8]) -> bool {
+    match before {
+        [.., d] if d.is_ascii_digit() => true,
+        [.., d, b'-'] => d.is_ascii_digit(),
+        _ => false,
+    }
 }
 
 /// New data for a value that carries a mapped SID, or `None` to leave it.
@@ -370,10 +377,16 @@ mod tests {
         );
         assert_eq!(replace_sid_text("S-1-5-21-1-2-3-1001", old, new), None);
         assert_eq!(
-            replace_sid_text("x-S-1-5-21-1-2-3-100", old, new),
-            None,
-            "preceded by a dash"
+            replace_sid_text("Task-S-1-5-21-1-2-3-100", old, new).as_deref(),
+            Some("Task-S-1-5-21-9-9-9-1001"),
+            "a dash after a word separates (Task Scheduler's task names)"
         );
+        assert_eq!(
+            replace_sid_text("7-S-1-5-21-1-2-3-100", old, new),
+            None,
+            "a dash after a digit may continue something longer"
+        );
+        assert_eq!(replace_sid_text("1S-1-5-21-1-2-3-100", old, new), None);
         assert_eq!(
             replace_sid_text("S-1-5-21-1-2-3-100-MergedResources-1.pri", old, new).as_deref(),
             Some("S-1-5-21-9-9-9-1001-MergedResources-1.pri")

@@ -189,6 +189,24 @@ pub enum RegEdit {
         path: String,
         name: String,
     },
+    /// Renames a key (with everything below it) within its parent.
+    RenameKey {
+        path: String,
+        new_name: String,
+    },
+}
+
+impl RegEdit {
+    /// The key the edit works on.
+    pub fn path(&self) -> &str {
+        match self {
+            RegEdit::CreateKey { path }
+            | RegEdit::DeleteKey { path }
+            | RegEdit::SetValue { path, .. }
+            | RegEdit::DeleteValue { path, .. }
+            | RegEdit::RenameKey { path, .. } => path,
+        }
+    }
 }
 
 /// Bytes as a hex string in the journal.

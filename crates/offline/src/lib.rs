@@ -361,6 +361,16 @@ impl RegistryEdit for OfflineHost {
                     let k = hive.require_key(key).map_err(wrap)?.offset();
                     hive.set_value(k, name, *kind, data).map_err(wrap)?;
                 }
+                RegEdit::RenameKey {
+                    path: key,
+                    new_name,
+                } => {
+                    // Idempotent: a key already renamed is left as it is.
+                    if let Some(k) = hive.key(key).map_err(wrap)? {
+                        let offset = k.offset();
+                        hive.rename_key(offset, new_name).map_err(wrap)?;
+                    }
+                }
                 RegEdit::DeleteValue { path: key, name } => {
                     let k = hive.require_key(key).map_err(wrap)?;
                     if k.value(name).map_err(wrap)?.is_some() {

@@ -79,6 +79,7 @@ pub enum StepId {
     Usrclass,
     Tree,
     ProfileList,
+    MachineKeys,
     LogonUi,
 }
 
@@ -93,6 +94,7 @@ impl StepId {
             StepId::Usrclass => "usrclass",
             StepId::Tree => "tree",
             StepId::ProfileList => "profile_list",
+            StepId::MachineKeys => "machine_keys",
             StepId::LogonUi => "logon_ui",
         }
     }
@@ -176,6 +178,7 @@ pub enum Intent {
     Usrclass(HiveIntent),
     Tree(TreeIntent),
     ProfileList(RegistryIntent),
+    MachineKeys(RegistryIntent),
     LogonUi(RegistryIntent),
 }
 
@@ -190,6 +193,7 @@ pub enum Done {
     Usrclass(HiveDone),
     Tree(TreeDone),
     ProfileList(MachineFileDone),
+    MachineKeys(MachineFileDone),
     LogonUi(MachineFileDone),
 }
 
@@ -203,6 +207,7 @@ impl Intent {
             Intent::Usrclass(_) => StepId::Usrclass,
             Intent::Tree(_) => StepId::Tree,
             Intent::ProfileList(_) => StepId::ProfileList,
+            Intent::MachineKeys(_) => StepId::MachineKeys,
             Intent::LogonUi(_) => StepId::LogonUi,
         }
     }
@@ -215,7 +220,9 @@ impl Intent {
             Intent::Groups(i) => i.sam_backup.as_ref(),
             Intent::Ntuser(i) | Intent::Usrclass(i) => Some(&i.backup),
             Intent::Tree(_) => None,
-            Intent::ProfileList(i) | Intent::LogonUi(i) => i.backup.as_ref(),
+            Intent::ProfileList(i) | Intent::MachineKeys(i) | Intent::LogonUi(i) => {
+                i.backup.as_ref()
+            }
         }
     }
 }
@@ -230,6 +237,7 @@ impl Done {
             Done::Usrclass(_) => StepId::Usrclass,
             Done::Tree(_) => StepId::Tree,
             Done::ProfileList(_) => StepId::ProfileList,
+            Done::MachineKeys(_) => StepId::MachineKeys,
             Done::LogonUi(_) => StepId::LogonUi,
         }
     }
@@ -238,7 +246,9 @@ impl Done {
     pub fn machine_hash(&self) -> Option<&str> {
         match self {
             Done::Account(d) => d.sam_hash.as_deref(),
-            Done::Groups(d) | Done::ProfileList(d) | Done::LogonUi(d) => d.hash.as_deref(),
+            Done::Groups(d) | Done::ProfileList(d) | Done::MachineKeys(d) | Done::LogonUi(d) => {
+                d.hash.as_deref()
+            }
             _ => None,
         }
     }
@@ -268,7 +278,9 @@ impl Done {
                 "{} entries seen, {} descriptors changed, {} failed",
                 d.report.seen, d.report.changed, d.report.errors_total
             ),
-            Done::ProfileList(d) | Done::LogonUi(d) => format!("{} registry changes", d.edits),
+            Done::ProfileList(d) | Done::MachineKeys(d) | Done::LogonUi(d) => {
+                format!("{} registry changes", d.edits)
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 mod account;
 pub(crate) mod block_logon;
 mod groups;
+mod machine_keys;
 mod registry;
 mod tree;
 mod user_hive;
@@ -34,6 +35,7 @@ pub(crate) const STEPS: &[&dyn Step] = &[
     &user_hive::UserHiveStep::USRCLASS,
     &tree::ProfileTree,
     &registry::RegistryStep::PROFILE_LIST,
+    &registry::RegistryStep::MACHINE_KEYS,
     &registry::RegistryStep::LOGON_UI,
 ];
 

@@ -21,6 +21,7 @@ const PASSWORD_PROVIDER: &str = "{60B78E88-EAD8-445C-9CFD-0B87F74EA6CD}";
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Which {
     ProfileList,
+    MachineKeys,
     LogonUi,
 }
 
@@ -31,6 +32,9 @@ pub(crate) struct RegistryStep {
 impl RegistryStep {
     pub(crate) const PROFILE_LIST: RegistryStep = RegistryStep {
         which: Which::ProfileList,
+    };
+    pub(crate) const MACHINE_KEYS: RegistryStep = RegistryStep {
+        which: Which::MachineKeys,
     };
     pub(crate) const LOGON_UI: RegistryStep = RegistryStep {
         which: Which::LogonUi,
@@ -47,6 +51,23 @@ impl RegistryStep {
     ) -> Result<Option<Vec<RegEdit>>> {
         match self.which {
             Which::ProfileList => profile_list_edits(host, source, new_sid).map(Some),
+            Which::MachineKeys => {
+                let Some(old) = &source.sid else {
+                    return Ok(None);
+                };
+                let computer = host.computer_name().unwrap_or_default();
+                let edits = super::machine_keys::machine_key_edits(
+                    host,
+                    &super::machine_keys::Accounts {
+                        old,
+                        new: new_sid,
+                        old_account: &source.account,
+                        new_name: name,
+                        computer: &computer,
+                    },
+                )?;
+                Ok((!edits.is_empty()).then_some(edits))
+            }
             Which::LogonUi if set_default_user => {
                 let computer = host.computer_name().unwrap_or_default();
                 Ok(Some(logon_ui_edits(new_sid, name, &computer)))
@@ -57,9 +78,9 @@ impl RegistryStep {
 
     fn intent<'t>(&self, trace: &Trace<'t>) -> Option<&'t RegistryIntent> {
         match (self.which, trace.intent?) {
-            (Which::ProfileList, Intent::ProfileList(i)) | (Which::LogonUi, Intent::LogonUi(i)) => {
-                Some(i)
-            }
+            (Which::ProfileList, Intent::ProfileList(i))
+            | (Which::MachineKeys, Intent::MachineKeys(i))
+            | (Which::LogonUi, Intent::LogonUi(i)) => Some(i),
             _ => None,
         }
     }
@@ -69,6 +90,7 @@ impl Step for RegistryStep {
     fn id(&self) -> StepId {
         match self.which {
             Which::ProfileList => StepId::ProfileList,
+            Which::MachineKeys => StepId::MachineKeys,
             Which::LogonUi => StepId::LogonUi,
         }
     }
@@ -125,6 +147,7 @@ impl Step for RegistryStep {
                 "{}: {} values set",
                 match self.which {
                     Which::ProfileList => "ProfileList",
+                    Which::MachineKeys => "per-user machine keys",
                     Which::LogonUi => "LogonUI",
                 },
                 changes.len()
@@ -156,6 +179,7 @@ impl Step for RegistryStep {
         };
         cx.intent(match self.which {
             Which::ProfileList => Intent::ProfileList(intent),
+            Which::MachineKeys => Intent::MachineKeys(intent),
             Which::LogonUi => Intent::LogonUi(intent),
         })?;
         cx.host.apply(MachineHive::Software, &edits)?;
@@ -166,6 +190,7 @@ impl Step for RegistryStep {
         };
         cx.done(match self.which {
             Which::ProfileList => Done::ProfileList(done),
+            Which::MachineKeys => Done::MachineKeys(done),
             Which::LogonUi => Done::LogonUi(done),
         })
     }
@@ -214,15 +239,13 @@ impl Step for RegistryStep {
 
 /// An inverse edit from the journal may only touch the keys these steps change.
 fn check_edit_path(edit: &RegEdit) -> Result<()> {
-    let path = match edit {
-        RegEdit::CreateKey { path }
-        | RegEdit::DeleteKey { path }
-        | RegEdit::SetValue { path, .. }
-        | RegEdit::DeleteValue { path, .. } => path,
-    };
+    let path = edit.path();
     let lower = path.to_lowercase();
-    let allowed = [PROFILE_LIST, LOGON_UI].iter().any(|k| {
-        lower.starts_with(&format!("{}\\", k.to_lowercase())) || lower == k.to_lowercase()
+    let mut roots = vec![PROFILE_LIST, LOGON_UI];
+    roots.extend(super::machine_keys::roots());
+    let allowed = roots.iter().any(|k| {
+        let k = k.to_lowercase();
+        lower == k || lower.starts_with(&format!("{k}\\"))
     });
     if allowed {
         Ok(())
@@ -343,6 +366,18 @@ fn inverse_edits(
                         path: path.clone(),
                         name: name.clone(),
                     },
+                });
+            }
+            RegEdit::RenameKey { path, new_name } => {
+                let (parent, old_name) = path.rsplit_once('\\').unwrap_or(("", path));
+                let renamed = if parent.is_empty() {
+                    new_name.clone()
+                } else {
+                    format!(r"{parent}\{new_name}")
+                };
+                inverse.push(RegEdit::RenameKey {
+                    path: renamed,
+                    new_name: old_name.to_string(),
                 });
             }
             RegEdit::DeleteKey { path } => {
