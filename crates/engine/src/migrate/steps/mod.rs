@@ -5,6 +5,7 @@
 //! recover are generic over [`STEPS`]; a new capability is a new module here.
 
 mod account;
+mod acl_log;
 pub(crate) mod block_logon;
 mod groups;
 mod machine_keys;

@@ -2,97 +2,19 @@
 //! mapped SID. Before each file changes, its old and new descriptor go into the
 //! descriptor log (`backup\acl.jsonl`), which is what the undo restores from.
 
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use ntsec::{FileSecurity, Mode, SidMap, TreeOptions};
-use serde::{Deserialize, Serialize};
-
+use super::acl_log::{DescriptorLog, read_descriptor_log, restore_from_log};
 use super::{CheckContext, PlanContext, RunContext, Step, StepPlan, Trace, UndoContext};
 use crate::error::{Error, Result};
-use crate::host::{parse_hex, to_hex};
-use crate::journal::create_private_file;
 use crate::journal::record::{Done, Intent, StepId, TreeDone, TreeIntent, UndoHow};
 use crate::migrate::preflight::Checks;
+use ntsec::{FileSecurity, Mode, SidMap, TreeOptions};
 
 /// The descriptor log's name in the backup folder.
 const ACL_LOG: &str = "acl.jsonl";
-/// How often the log is made durable when the new SID is brand new (a crash can then
-/// lose the last entries; the undo finds those files by the new SID).
-const SYNC_EVERY: usize = 512;
 
 pub(crate) struct ProfileTree;
-
-/// One line of the descriptor log.
-#[derive(Debug, Serialize, Deserialize)]
-struct LogEntry {
-    /// Relative to the volume root.
-    p: String,
-    /// The descriptor before, hex.
-    o: String,
-    /// The descriptor admu wrote, hex.
-    n: String,
-}
-
-/// Reads the descriptor log, checking every entry before the caller acts on any: each
-/// path must lie below `folder` (both relative to the volume root), each descriptor
-/// must be valid hex and parse. Only a torn last line (no newline) is skipped.
-/// `each` gets (relative path, old, new).
-pub(crate) fn read_descriptor_log(
-    log: &Path,
-    folder: &str,
-    mut each: impl FnMut(&str, Vec<u8>, Vec<u8>) -> Result<()>,
-) -> Result<u64> {
-    let file = match std::fs::File::open(log) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(Error::io(log)(e)),
-    };
-    let folder = folder.trim_end_matches('\\').to_lowercase();
-    let mut reader = std::io::BufReader::new(file);
-    let mut line = Vec::new();
-    let (mut offset, mut count) = (0u64, 0u64);
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(Error::io(log))?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            break; // end, or a torn last line whose file was never written
-        }
-        let bad = |why: String| {
-            Error::Journal(format!(
-                "{}: entry at byte offset {offset}: {why}; the log was edited. Nothing was \
-                 changed",
-                log.display()
-            ))
-        };
-        let entry: LogEntry =
-            serde_json::from_slice(&line[..n - 1]).map_err(|e| bad(e.to_string()))?;
-        let lower = entry.p.to_lowercase();
-        let inside = lower == folder
-            || lower
-                .strip_prefix(&folder)
-                .is_some_and(|rest| rest.starts_with('\\'));
-        if !inside || entry.p.split(['\\', '/']).any(|c| c == ".." || c == ".") {
-            return Err(bad(format!(
-                "{:?} is not below the migrated profile {folder:?}",
-                entry.p
-            )));
-        }
-        let old = parse_hex(&entry.o).map_err(|e| bad(format!("old descriptor: {e}")))?;
-        let new = parse_hex(&entry.n).map_err(|e| bad(format!("new descriptor: {e}")))?;
-        for sd in [&old, &new] {
-            ntsec::SecurityDescriptor::from_bytes(sd)
-                .map_err(|e| bad(format!("not a security descriptor: {e}")))?;
-        }
-        each(&entry.p, old, new)?;
-        offset += n as u64;
-        count += 1;
-    }
-    Ok(count)
-}
 
 impl ProfileTree {
     fn intent<'t>(trace: &Trace<'t>) -> Option<&'t TreeIntent> {
@@ -160,30 +82,8 @@ impl Step for ProfileTree {
             new_sid,
             mode: cx.req.acl_mode,
         }))?;
-        let log = create_private_file(cx.host, &log_path)?;
-        let root = cx.root.clone();
-        let state = Mutex::new((std::io::BufWriter::new(log), 0usize));
-        let record = |path: &Path, old: &[u8], new: &[u8]| -> std::io::Result<()> {
-            let entry = LogEntry {
-                p: super::super::relative(&root, path),
-                o: to_hex(old),
-                n: to_hex(new),
-            };
-            let mut guard = state
-                .lock()
-                .map_err(|_| std::io::Error::other("descriptor log lock poisoned"))?;
-            let (writer, count) = &mut *guard;
-            serde_json::to_writer(&mut *writer, &entry)?;
-            writer.write_all(b"\n")?;
-            *count += 1;
-            // A reused SID cannot be told apart from the old state, so every entry must
-            // be durable before its file changes; a new SID can be found again.
-            if !sid_is_new || (*count).is_multiple_of(SYNC_EVERY) {
-                writer.flush()?;
-                writer.get_ref().sync_data()?;
-            }
-            Ok(())
-        };
+        let log = DescriptorLog::create(cx.host, &log_path, &cx.root, !sid_is_new)?;
+        let record = |path: &Path, old: &[u8], new: &[u8]| log.record(path, old, new);
         let volume = cx
             .host
             .file_security()
@@ -219,11 +119,7 @@ impl Step for ProfileTree {
         };
         let report =
             ntsec::translate_tree(&folder, backend, &options).map_err(Error::io(&folder))?;
-        let (mut writer, logged) = state
-            .into_inner()
-            .map_err(|_| Error::Invalid("descriptor log lock poisoned".into()))?;
-        writer.flush().map_err(Error::io(&log_path))?;
-        writer.get_ref().sync_all().map_err(Error::io(&log_path))?;
+        let logged = log.finish()?;
         for e in &report.errors {
             tracing::warn!(path = %e.path.display(), "{}", e.reason);
         }
@@ -242,18 +138,17 @@ impl Step for ProfileTree {
                 folder.display()
             )));
         }
-        cx.done(Done::Tree(TreeDone {
-            report,
-            logged: logged as u64,
-        }))
+        cx.done(Done::Tree(TreeDone { report, logged }))
     }
 
     fn verify(&self, cx: &UndoContext<'_>, trace: &Trace<'_>) -> Result<()> {
         if let Some(intent) = Self::intent(trace) {
             check_log_name(&intent.log)?;
-            read_descriptor_log(&cx.backups.join(&intent.log), &intent.folder, |_, _, _| {
-                Ok(())
-            })?;
+            read_descriptor_log(
+                &cx.backups.join(&intent.log),
+                std::slice::from_ref(&intent.folder),
+                |_, _, _| Ok(()),
+            )?;
         }
         Ok(())
     }
@@ -278,22 +173,11 @@ impl Step for ProfileTree {
             .host
             .file_security()
             .ok_or_else(|| Error::Invalid("the volume exposes no security descriptors".into()))?;
-        let mut buf = Vec::new();
-        let root = cx.root.clone();
-        read_descriptor_log(
+        restore_from_log(
+            backend,
+            &cx.root,
             &cx.backups.join(&intent.log),
-            &intent.folder,
-            |rel, old, new| {
-                let path = super::super::absolute(&root, rel)?;
-                if backend.read(&path, &mut buf).is_err() {
-                    tracing::warn!(path = %path.display(), "cannot read the descriptor to restore it");
-                    return Ok(());
-                }
-                if buf == new {
-                    backend.write(&path, &old).map_err(Error::io(&path))?;
-                }
-                Ok(())
-            },
+            std::slice::from_ref(&intent.folder),
         )?;
         // Entries lost with the unsynced tail of the log: a brand-new SID names exactly
         // the files admu changed, so mapping it back restores them.
