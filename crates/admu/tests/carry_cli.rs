@@ -47,6 +47,18 @@ fn utf16z_hex(text: &str) -> String {
         .collect()
 }
 
+/// alice's OneDrive task file in `System32\Tasks`.
+fn before_task_path(bed: &Bed, sid: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(bed.path().join("Windows/System32/Tasks"))
+        .ok()?
+        .map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.as_ref()
+                .is_some_and(|p| p.to_string_lossy().contains(sid))
+        })
+        .flatten()
+}
+
 #[test]
 fn machine_keys_are_carried_to_the_new_sid_and_reverted() {
     let test = "machine_keys_are_carried_to_the_new_sid_and_reverted";
@@ -59,6 +71,8 @@ fn machine_keys_are_carried_to_the_new_sid_and_reverted() {
     let old = bed.alice_sid();
     let before = bed.snapshot();
     let sw_before = software(&python, &bed);
+    let task_before = std::fs::read(before_task_path(&bed, &old).expect("a task of alice"))
+        .expect("read the task");
     let out = expect_ok(
         admu(&strs(&bed.migrate_args("alice", &["--json"]))),
         "migrate",
@@ -123,10 +137,51 @@ fn machine_keys_are_carried_to_the_new_sid_and_reverted() {
             assert!(!sd.contains(&old_sd_hex), "{path}: SD still names {old}");
         }
     }
+    // Files outside the profile: the recycle bin and the task's XML, renamed and rewritten.
+    let bin = bed.path().join("$Recycle.Bin");
+    assert!(
+        bin.join(&new).is_dir() && !bin.join(&old).exists(),
+        "recycle bin renamed"
+    );
+    let ini = bin.join(&new).join("desktop.ini");
+    let sd = ntsec::SecurityDescriptor::from_bytes(&testbed::read_ntfs_acl(&ini).expect("SD"))
+        .expect("parse");
+    let names: Vec<String> = sd.sids().map(|s| s.to_string()).collect();
+    assert!(names.contains(&new) && !names.contains(&old), "{names:?}");
+    let tasks = bed.path().join("Windows/System32/Tasks");
+    let task = std::fs::read_dir(&tasks)
+        .expect("tasks")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains(&new))
+        .expect("the task file renamed to the new SID");
+    let bytes = std::fs::read(&task).expect("task XML");
+    assert_eq!(&bytes[..2], &[0xFF, 0xFE], "still UTF-16 with a BOM");
+    let units: Vec<u16> = bytes[2..]
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let xml = String::from_utf16(&units).expect("UTF-16");
+    assert!(xml.contains(&format!("<UserId>{new}</UserId>")), "{xml}");
+    assert!(!xml.contains(&old), "{xml}");
+    let old_task = task.with_file_name(
+        task.file_name()
+            .expect("name")
+            .to_string_lossy()
+            .replace(&new, &old),
+    );
+    assert!(
+        before_task_path(&bed, &old).is_none(),
+        "the old task name is gone while migrated"
+    );
     expect_ok(
         admu(&["revert", "--root", bed.r(), "--name", "alice"]),
         "revert",
     );
     assert_same(&before, &bed.snapshot(), "migrate then revert");
+    assert_eq!(
+        std::fs::read(&old_task).expect("the task is back"),
+        task_before,
+        "the task XML is byte-identical after revert"
+    );
     eprintln!("{test}: {copied} keys copied, task cache renamed, all reverted");
 }

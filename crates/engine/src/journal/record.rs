@@ -78,6 +78,7 @@ pub enum StepId {
     Ntuser,
     Usrclass,
     Tree,
+    OutsideProfile,
     ProfileList,
     MachineKeys,
     LogonUi,
@@ -93,6 +94,7 @@ impl StepId {
             StepId::Ntuser => "ntuser",
             StepId::Usrclass => "usrclass",
             StepId::Tree => "tree",
+            StepId::OutsideProfile => "outside_profile",
             StepId::ProfileList => "profile_list",
             StepId::MachineKeys => "machine_keys",
             StepId::LogonUi => "logon_ui",
@@ -177,6 +179,7 @@ pub enum Intent {
     Ntuser(HiveIntent),
     Usrclass(HiveIntent),
     Tree(TreeIntent),
+    OutsideProfile(OutsideIntent),
     ProfileList(RegistryIntent),
     MachineKeys(RegistryIntent),
     LogonUi(RegistryIntent),
@@ -192,6 +195,7 @@ pub enum Done {
     Ntuser(HiveDone),
     Usrclass(HiveDone),
     Tree(TreeDone),
+    OutsideProfile(OutsideDone),
     ProfileList(MachineFileDone),
     MachineKeys(MachineFileDone),
     LogonUi(MachineFileDone),
@@ -206,6 +210,7 @@ impl Intent {
             Intent::Ntuser(_) => StepId::Ntuser,
             Intent::Usrclass(_) => StepId::Usrclass,
             Intent::Tree(_) => StepId::Tree,
+            Intent::OutsideProfile(_) => StepId::OutsideProfile,
             Intent::ProfileList(_) => StepId::ProfileList,
             Intent::MachineKeys(_) => StepId::MachineKeys,
             Intent::LogonUi(_) => StepId::LogonUi,
@@ -219,7 +224,7 @@ impl Intent {
             Intent::Account(i) => i.sam_backup.as_ref(),
             Intent::Groups(i) => i.sam_backup.as_ref(),
             Intent::Ntuser(i) | Intent::Usrclass(i) => Some(&i.backup),
-            Intent::Tree(_) => None,
+            Intent::Tree(_) | Intent::OutsideProfile(_) => None,
             Intent::ProfileList(i) | Intent::MachineKeys(i) | Intent::LogonUi(i) => {
                 i.backup.as_ref()
             }
@@ -236,6 +241,7 @@ impl Done {
             Done::Ntuser(_) => StepId::Ntuser,
             Done::Usrclass(_) => StepId::Usrclass,
             Done::Tree(_) => StepId::Tree,
+            Done::OutsideProfile(_) => StepId::OutsideProfile,
             Done::ProfileList(_) => StepId::ProfileList,
             Done::MachineKeys(_) => StepId::MachineKeys,
             Done::LogonUi(_) => StepId::LogonUi,
@@ -277,6 +283,10 @@ impl Done {
             Done::Tree(d) => format!(
                 "{} entries seen, {} descriptors changed, {} failed",
                 d.report.seen, d.report.changed, d.report.errors_total
+            ),
+            Done::OutsideProfile(d) => format!(
+                "{} renamed (recycle bin, tasks), {} task files rewritten, {} descriptors",
+                d.renamed, d.rewritten, d.descriptors
             ),
             Done::ProfileList(d) | Done::MachineKeys(d) | Done::LogonUi(d) => {
                 format!("{} registry changes", d.edits)
@@ -378,6 +388,36 @@ pub struct RegistryIntent {
     /// The edits that put back what `edits` change, read before the change.
     pub inverse: Vec<RegEdit>,
     pub backup: Option<Backup>,
+}
+
+/// The user's files outside the profile (recycle bin, task XML).
+/// A rename, volume-relative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+}
+
+/// A task file rewritten: where it is before the step, and its backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rewrite {
+    pub file: String,
+    pub backup: Backup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideIntent {
+    pub renames: Vec<Rename>,
+    pub rewrites: Vec<Rewrite>,
+    /// Volume-relative places whose descriptors the log may name.
+    pub places: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideDone {
+    pub renamed: usize,
+    pub rewritten: usize,
+    pub descriptors: u64,
 }
 
 /// The migration is complete.

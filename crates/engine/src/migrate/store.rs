@@ -152,6 +152,46 @@ pub fn backup_hive(
     })
 }
 
+/// Backs up one file (no logs) into `backup\<label>\`.
+pub fn backup_file(
+    private: &dyn PrivateFiles,
+    backup_root: &Path,
+    label: &str,
+    file: &Path,
+) -> Result<Backup> {
+    let dir = backup_root.join(label);
+    create_private_dir(private, &dir)?;
+    let name = file
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} has no file name", file.display())))?;
+    let copy = private_copy(private, file, &dir.join(name))?;
+    sync_dir(&dir)?;
+    Ok(Backup {
+        dir: label.to_string(),
+        files: vec![copy],
+    })
+}
+
+/// Replaces a file's content atomically (temp file, fsync, rename), keeping its
+/// descriptor and attributes.
+pub fn replace_file(host: &dyn MigrationHost, file: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = file
+        .parent()
+        .ok_or_else(|| Error::Invalid(format!("{} has no folder", file.display())))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.admu-write.tmp"));
+    let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
+    f.write_all(bytes).map_err(Error::io(&tmp))?;
+    f.sync_all().map_err(Error::io(&tmp))?;
+    drop(f);
+    host.copy_metadata(file, &tmp).map_err(Error::io(file))?;
+    std::fs::rename(&tmp, file).map_err(Error::io(file))?;
+    sync_dir(dir)
+}
+
 /// Checks that every file of a backup holds what it held when taken.
 pub fn verify_backup(backup_root: &Path, backup: &Backup) -> Result<()> {
     if backup.dir.contains(['/', '\\']) || backup.dir.starts_with('.') {

@@ -9,6 +9,7 @@ mod acl_log;
 pub(crate) mod block_logon;
 mod groups;
 mod machine_keys;
+mod outside;
 mod registry;
 mod tree;
 mod user_hive;
@@ -35,6 +36,7 @@ pub(crate) const STEPS: &[&dyn Step] = &[
     &user_hive::UserHiveStep::NTUSER,
     &user_hive::UserHiveStep::USRCLASS,
     &tree::ProfileTree,
+    &outside::OutsideProfile,
     &registry::RegistryStep::PROFILE_LIST,
     &registry::RegistryStep::MACHINE_KEYS,
     &registry::RegistryStep::LOGON_UI,
