@@ -293,6 +293,7 @@ fn print_plan(plan: &migrate::Plan) {
     print_checks(&plan.preflight.checks);
     if !plan.preflight.passed() {
         crate::outln!("\nThe migration would not start: fix the failed checks first.");
+        crate::outln!("Dry run: nothing was changed.");
         return;
     }
     crate::outln!("\nSID map:");
