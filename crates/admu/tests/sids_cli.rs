@@ -86,6 +86,25 @@ fn sids_finds_every_planted_place_and_nothing_else() {
         "--json",
     ]);
     assert_eq!(none, serde_json::json!([]));
+    // What cannot be carried is said before anything changes.
+    let out = admu(&[
+        "check",
+        "--root",
+        r,
+        "--from",
+        r"CORP\alice",
+        "--to",
+        "alice2",
+        "--json",
+    ]);
+    let pre: Json = serde_json::from_slice(&out.stdout).expect("check JSON");
+    let notes: Vec<&str> = pre["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .filter_map(|n| n["what"].as_str())
+        .collect();
+    assert!(notes.contains(&"DPAPI master keys"), "{notes:?}");
     let bad = admu(&["sids", "--root", r, "--sid", "S-1-x"]);
     assert_eq!(bad.status.code(), Some(2), "a bad --sid is a usage error");
 }

@@ -203,14 +203,17 @@ fn request(who: &Who, password: Option<Secret>) -> MigrateRequest {
     req
 }
 
-fn print_checks(checks: &[migrate::Check]) {
-    for c in checks {
+fn print_checks(pre: &migrate::Preflight) {
+    for c in &pre.checks {
         crate::outln!(
             "{} {}: {}",
             if c.passed { "pass" } else { "FAIL" },
             c.name,
             c.reason
         );
+    }
+    for n in &pre.notices {
+        crate::outln!("note {}: {}", n.what, n.detail);
     }
 }
 
@@ -222,7 +225,7 @@ pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
     if json {
         print_json(&pre)?;
     } else {
-        print_checks(&pre.checks);
+        print_checks(&pre);
         let failed = pre.failures().count();
         crate::outln!("{} checks, {} failed", pre.checks.len(), failed);
     }
@@ -266,7 +269,7 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
             if json {
                 print_json(&*pre)?;
             } else {
-                print_checks(&pre.checks);
+                print_checks(&pre);
             }
             Err(CommandError::new(
                 Exit::CheckFailed,
@@ -290,7 +293,7 @@ fn progress_log() -> migrate::ProgressSink {
 
 fn print_plan(plan: &migrate::Plan) {
     crate::outln!("Preflight:");
-    print_checks(&plan.preflight.checks);
+    print_checks(&plan.preflight);
     if !plan.preflight.passed() {
         crate::outln!("\nThe migration would not start: fix the failed checks first.");
         crate::outln!("Dry run: nothing was changed.");

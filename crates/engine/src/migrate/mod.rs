@@ -14,6 +14,7 @@
 //! rolling back is always possible, while rolling forward would need the password and
 //! options of the interrupted run. After a rollback, `admu migrate` can simply run again.
 
+mod notices;
 mod plan;
 mod preflight;
 pub mod run;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use ntsec::{Mode, Sid, SidMap};
 use serde::Serialize;
 
+pub use notices::Notice;
 pub use plan::{Plan, PlannedAccount, plan};
 pub use preflight::{Check, Preflight, preflight};
 pub use run::{MigrateError, Outcome, migrate};

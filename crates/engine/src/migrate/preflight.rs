@@ -25,6 +25,8 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize)]
 pub struct Preflight {
     pub checks: Vec<Check>,
+    /// What the migration will not carry (not a failure).
+    pub notices: Vec<super::notices::Notice>,
     #[serde(skip)]
     pub source: Option<Profile>,
     #[serde(skip)]
@@ -162,8 +164,13 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
             }
         }
     }
+    let notices = source
+        .as_ref()
+        .map(|p| super::notices::notices(host, p, hives.as_ref()))
+        .unwrap_or_default();
     Ok(Preflight {
         checks: c.0,
+        notices,
         source,
         hives,
         existing,
