@@ -33,6 +33,9 @@ pub enum Error {
     /// Checks refused the command before it changed anything.
     #[error("{0}")]
     Refused(String),
+    /// The device manager (JumpCloud) refused or failed.
+    #[error("{0}")]
+    Device(String),
     /// Another admu run holds the volume.
     #[error("{0}")]
     Locked(String),

@@ -16,6 +16,7 @@
 
 pub mod census;
 pub mod convert;
+pub mod device;
 pub mod error;
 pub mod host;
 pub mod journal;

@@ -65,6 +65,8 @@ pub enum AfterAction {
     ReleaseLogon,
     LeaveEntra,
     LeaveAdDomain,
+    /// The device manager (JumpCloud) bound the user to this device.
+    Bind,
     Reboot,
 }
 

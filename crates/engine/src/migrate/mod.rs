@@ -79,7 +79,7 @@ impl std::fmt::Debug for ProgressSink {
 }
 
 /// What to migrate and how.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MigrateRequest {
     /// `DOMAIN\user`, `AzureAD\user`, or a SID.
     pub from: String,
@@ -114,6 +114,24 @@ pub struct MigrateRequest {
     pub reboot: Option<u32>,
     /// Told when a step starts and as the tree walk goes.
     pub progress: Option<ProgressSink>,
+    /// The device manager that takes the account over (JumpCloud): checked in
+    /// preflight, told the status, binds the user after the commit.
+    pub device: Option<std::sync::Arc<dyn crate::device::DeviceManager>>,
+}
+
+impl std::fmt::Debug for MigrateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrateRequest")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("to_existing", &self.to_existing)
+            .field("admin", &self.admin)
+            .field(
+                "device",
+                &self.device.as_ref().map(|d| d.name().to_string()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl MigrateRequest {
@@ -146,6 +164,7 @@ impl MigrateRequest {
             leave_domain: false,
             reboot: None,
             progress: None,
+            device: None,
         }
     }
 }

@@ -149,6 +149,9 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
     for step in STEPS {
         step.check(&cx, &mut c)?;
     }
+    if let Some(device) = &req.device {
+        c.0.extend(device.check(&req.to));
+    }
     if let Some(h) = &hives {
         let need = backup_bytes(host, &h.paths());
         match host.free_space() {

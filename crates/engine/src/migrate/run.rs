@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::preflight::{Preflight, preflight};
 use super::steps::{RunContext, STEPS};
 use super::{MigrateRequest, profile_sid, store};
+use crate::device::{DeviceReport, DeviceState};
 use crate::error::{Error, Result};
 use crate::host::MigrationHost;
 use crate::journal::record::{AfterAction, Begin, Commit, Done, FORMAT};
@@ -117,6 +118,22 @@ pub fn migrate(
         )));
     };
     let old_sid = profile_sid(&source).map_err(failed)?;
+    let profile_path = source.path.clone().unwrap_or_default();
+    let report = |state: DeviceState, message: &str| {
+        if let Some(device) = &req.device {
+            let r = DeviceReport {
+                sid: &old_sid.to_string(),
+                local_path: &profile_path,
+                username: &req.to,
+                state,
+                message,
+            };
+            if let Err(e) = device.report(&r) {
+                tracing::warn!("{}: status report failed: {e}", device.name());
+            }
+        }
+    };
+    report(DeviceState::InProgress, "migration started");
     let root = super::volume_root(host).map_err(failed)?;
     let migrations = store::ensure_dirs(host).map_err(failed)?;
     // The id has a one-second stamp: a run retried within the same second (after a
@@ -179,6 +196,22 @@ pub fn migrate(
     match result {
         Ok((Some(account), created, steps)) => {
             let after = after_commit(host, &mut journal, req);
+            let bound = after
+                .iter()
+                .find(|a| a.action == AfterAction::Bind)
+                .is_none_or(|a| a.ok);
+            report(
+                if bound {
+                    DeviceState::Complete
+                } else {
+                    DeviceState::Error
+                },
+                if bound {
+                    "migration complete"
+                } else {
+                    "migrated, but binding the user to this device failed"
+                },
+            );
             let warnings = after
                 .iter()
                 .filter(|a| !a.ok)
@@ -200,6 +233,7 @@ pub fn migrate(
         Ok((None, ..)) => Err(failed(Error::Invalid("no account was chosen".into()))),
         Err(error) => {
             tracing::error!("{error}; rolling back");
+            report(DeviceState::Error, &error.to_string());
             match super::undo::rollback(host, &mut journal) {
                 Ok(()) => Err(MigrateError::RolledBack {
                     error: Box::new(error),
@@ -253,18 +287,16 @@ fn sign_out(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<()> {
     Ok(())
 }
 
-/// After the commit: lift the logon block, leave the directory, schedule the restart.
-/// Each is journaled; none rolls the migration back.
+/// After the commit: lift the logon block, leave the directory, bind the user to the
+/// device manager, schedule the restart. Each is journaled; none rolls the migration
+/// back.
 fn after_commit(
     host: &mut dyn MigrationHost,
     journal: &mut Journal,
     req: &MigrateRequest,
 ) -> Vec<AfterReport> {
-    let mut reports = Vec::new();
-    let Some(live) = host.live() else {
-        return reports;
-    };
     let records = journal.records().to_vec();
+    let mut reports: Vec<AfterReport> = Vec::new();
     let mut record = |action: AfterAction, result: Result<String>| {
         let (ok, detail) = match result {
             Ok(d) => (true, d),
@@ -279,38 +311,25 @@ fn after_commit(
         }
         reports.push(AfterReport { action, ok, detail });
     };
-    let block = super::steps::trace_of(&records, crate::journal::StepId::BlockLogon);
-    if block.started() {
-        record(
-            AfterAction::ReleaseLogon,
-            super::steps::block_logon::release(live, &block)
-                .map(|()| "the old account may log on again".into()),
-        );
-    }
-    if req.leave_domain {
-        match live
-            .join_state()
-            .and_then(|j| Ok(crate::live::leave_plan(&j, live.running_as()?)))
-        {
-            Ok(Ok(plan)) => {
-                if plan.entra {
-                    record(
-                        AfterAction::LeaveEntra,
-                        live.leave_entra().map(|()| "left Entra ID".into()),
-                    );
-                }
-                if plan.ad {
-                    record(
-                        AfterAction::LeaveAdDomain,
-                        live.leave_ad_domain().map(|()| "left the domain".into()),
-                    );
-                }
-            }
-            Ok(Err(why)) => record(AfterAction::LeaveAdDomain, Err(Error::Refused(why))),
-            Err(e) => record(AfterAction::LeaveAdDomain, Err(e)),
+    let mut left_domain = false;
+    if let Some(live) = host.live() {
+        let block = super::steps::trace_of(&records, crate::journal::StepId::BlockLogon);
+        if block.started() {
+            record(
+                AfterAction::ReleaseLogon,
+                super::steps::block_logon::release(live, &block)
+                    .map(|()| "the old account may log on again".into()),
+            );
+        }
+        if req.leave_domain {
+            left_domain = leave(live, &mut record);
         }
     }
-    if let Some(delay) = req.reboot {
+    if let Some(device) = &req.device {
+        let progress = |m: &str| tracing::info!("{}: {m}", device.name());
+        record(AfterAction::Bind, device.bind(left_domain, &progress));
+    }
+    if let (Some(live), Some(delay)) = (host.live(), req.reboot) {
         record(
             AfterAction::Reboot,
             live.reboot(delay, "admu migrated a profile to a local account")
@@ -318,6 +337,43 @@ fn after_commit(
         );
     }
     reports
+}
+
+/// Leaves Entra and/or the AD domain as the decision table says; true when all of it
+/// worked.
+fn leave(
+    live: &dyn crate::live::Live,
+    record: &mut dyn FnMut(AfterAction, Result<String>),
+) -> bool {
+    let plan = live
+        .join_state()
+        .and_then(|j| Ok(crate::live::leave_plan(&j, live.running_as()?)));
+    match plan {
+        Ok(Ok(plan)) => {
+            let mut ok = true;
+            if plan.entra {
+                let r = live.leave_entra().map(|()| "left Entra ID".to_string());
+                ok &= r.is_ok();
+                record(AfterAction::LeaveEntra, r);
+            }
+            if plan.ad {
+                let r = live
+                    .leave_ad_domain()
+                    .map(|()| "left the domain".to_string());
+                ok &= r.is_ok();
+                record(AfterAction::LeaveAdDomain, r);
+            }
+            ok
+        }
+        Ok(Err(why)) => {
+            record(AfterAction::LeaveAdDomain, Err(Error::Refused(why)));
+            false
+        }
+        Err(e) => {
+            record(AfterAction::LeaveAdDomain, Err(e));
+            false
+        }
+    }
 }
 
 fn migration_id(old: &ntsec::Sid) -> String {
