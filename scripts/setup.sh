@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything admu's build, tests and demo need on Debian 12, idempotently:
 # Debian packages (oracles, ntfs-3g, mingw, Wine, msitools and wixl for the release MSI),
-# the Windows Rust target, the Python oracles in a venv under target/, and a Wine prefix
-# with the ProcessPrng stub DLL.
+# the GUI tests' headless rendering (lavapipe) and the Wine window's screenshot (Xvfb,
+# xwininfo, ImageMagick), the Windows Rust target, the Python oracles in a venv under
+# target/, and a Wine prefix with the ProcessPrng stub DLL.
 # Quick when everything is already present. Source it or run it; it exports nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ ROOT=$PWD
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(ntfs-3g attr gcc-mingw-w64-x86-64 wine64 libhivex-bin libwin-hivex-perl
-  python3-hivex python3-venv chntpw samdump2 reglookup msitools wixl)
+  python3-hivex python3-venv chntpw samdump2 reglookup msitools wixl
+  mesa-vulkan-drivers libvulkan1 xvfb xauth x11-utils imagemagick)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -48,6 +48,11 @@ if rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu \
   step "Windows tests under Wine"
   cargo test --workspace --locked --target x86_64-pc-windows-gnu 2>&1 | tee "$LOGS/windows.log"
   WINDOWS=$(count "$LOGS/windows.log")
+  # The window of admu-gui.exe under Wine in Xvfb: a screenshot that must not be blank
+  # (target/screenshots/wine-gui.png). Exit 2: Xvfb or ImageMagick missing, skipped.
+  step "Windows GUI under Wine (scripts/gui-wine-smoke.sh)"
+  scripts/gui-wine-smoke.sh target/x86_64-pc-windows-gnu/release/admu-gui.exe \
+    || { rc=$?; [ "$rc" = 2 ] || exit "$rc"; }
 else
   printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
   printf '!!! WINDOWS BUILD NOT VERIFIED: the x86_64-pc-windows-gnu target,  !!!\n'

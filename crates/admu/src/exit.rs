@@ -25,6 +25,9 @@ pub enum Exit {
     JournalRefused,
     /// Another admu run holds the volume's lock; nothing was changed.
     Busy,
+    /// The migration is done (and revertible), but the device manager (JumpCloud)
+    /// could not bind the user.
+    DeviceFailed,
 }
 
 impl Exit {
@@ -39,6 +42,7 @@ impl Exit {
             Exit::NeedsRecover => 5,
             Exit::JournalRefused => 6,
             Exit::Busy => 7,
+            Exit::DeviceFailed => 8,
         }
     }
 }
@@ -97,6 +101,7 @@ mod tests {
             Exit::NeedsRecover,
             Exit::JournalRefused,
             Exit::Busy,
+            Exit::DeviceFailed,
         ];
         let mut codes: Vec<u8> = all.iter().map(|e| e.code()).collect();
         codes.sort_unstable();

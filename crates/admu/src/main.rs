@@ -103,6 +103,8 @@ fn run(cli: Cli) -> Result<Exit, CommandError> {
         #[cfg(target_os = "linux")]
         Command::Acl(args) => cmd::acl::run(args, cli.json),
         Command::Sample(args) => cmd::sample::run(args, cli.json),
-        Command::Gui(args) => admu_gui::run(args).map(|()| Exit::Ok).map_err(CommandError::from),
+        Command::Gui(args) => admu_gui::run(args)
+            .map(|()| Exit::Ok)
+            .map_err(CommandError::from),
     }
 }

@@ -98,6 +98,8 @@ pub struct Options {
     /// Live: restart Windows after the migration, after SECS seconds.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "30")]
     reboot: Option<u32>,
+    #[command(flatten)]
+    jc: crate::cmd::jc::JcArgs,
 }
 
 impl Options {
@@ -221,6 +223,10 @@ pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
     let host = args.target.open()?;
     let mut req = request(&args.who, args.password.read()?);
     args.options.apply(&mut req)?;
+    req.device = args
+        .options
+        .jc
+        .manager(&*host, args.target.root.is_some(), &req.to)?;
     let pre = migrate::preflight(&*host, &req).map_err(engine_error)?;
     if json {
         print_json(&pre)?;
@@ -240,6 +246,13 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
     let mut req = request(&args.who, args.password.read()?);
     args.options.apply(&mut req)?;
+    if !args.dry_run {
+        args.options.jc.install_agent(args.target.root.is_some())?;
+    }
+    req.device = args
+        .options
+        .jc
+        .manager(&*host, args.target.root.is_some(), &req.to)?;
     req.threads = args.threads;
     req.progress = Some(progress_log());
 
@@ -263,7 +276,20 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
             } else {
                 print_outcome(&outcome);
             }
-            Ok(Exit::Ok)
+            let unbound = outcome
+                .after
+                .iter()
+                .find(|a| a.action == engine::journal::record::AfterAction::Bind && !a.ok);
+            match unbound {
+                Some(a) => Err(CommandError::new(
+                    Exit::DeviceFailed,
+                    anyhow::anyhow!(
+                        "the profile is migrated (undo with `admu revert`), but {}",
+                        a.detail
+                    ),
+                )),
+                None => Ok(Exit::Ok),
+            }
         }
         Err(MigrateError::Preflight(pre)) => {
             if json {

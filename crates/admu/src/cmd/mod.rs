@@ -6,6 +6,7 @@ pub mod acl;
 pub mod hive;
 pub mod host;
 pub mod info;
+pub mod jc;
 pub mod list;
 pub mod migrate;
 pub mod sample;
