@@ -175,20 +175,36 @@ pub fn backup_file(
 /// Replaces a file's content atomically (temp file, fsync, rename), keeping its
 /// descriptor and attributes.
 pub fn replace_file(host: &dyn MigrationHost, file: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = file
+    atomic_replace(host, file, "write", |tmp| {
+        let mut f = File::create(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })
+}
+
+/// Writes a temporary file beside `target` with `fill`, gives it `target`'s descriptor
+/// and attributes (when `target` exists), and renames it over `target`, durably.
+fn atomic_replace(
+    host: &dyn MigrationHost,
+    target: &Path,
+    purpose: &str,
+    fill: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = target
         .parent()
-        .ok_or_else(|| Error::Invalid(format!("{} has no folder", file.display())))?;
-    let name = file
+        .ok_or_else(|| Error::Invalid(format!("{} has no folder", target.display())))?;
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.admu-write.tmp"));
-    let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
-    f.write_all(bytes).map_err(Error::io(&tmp))?;
-    f.sync_all().map_err(Error::io(&tmp))?;
-    drop(f);
-    host.copy_metadata(file, &tmp).map_err(Error::io(file))?;
-    std::fs::rename(&tmp, file).map_err(Error::io(file))?;
+    let tmp = dir.join(format!(".{name}.admu-{purpose}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    fill(&tmp).map_err(Error::io(&tmp))?;
+    if target.exists() {
+        host.copy_metadata(target, &tmp)
+            .map_err(Error::io(target))?;
+    }
+    std::fs::rename(&tmp, target).map_err(Error::io(target))?;
     sync_dir(dir)
 }
 
@@ -265,25 +281,10 @@ pub fn restore_backup(
 /// Puts `backup`'s bytes back at `target` atomically, keeping `target`'s descriptor and
 /// attributes (a missing target is recreated from the backup).
 fn restore_file(host: &dyn MigrationHost, backup: &Path, target: &Path) -> Result<()> {
-    let dir = target
-        .parent()
-        .ok_or_else(|| Error::Invalid(format!("{} has no folder", target.display())))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.admu-restore.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    std::fs::copy(backup, &tmp).map_err(Error::io(&tmp))?;
-    File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(Error::io(&tmp))?;
-    if target.exists() {
-        host.copy_metadata(target, &tmp)
-            .map_err(Error::io(target))?;
-    }
-    std::fs::rename(&tmp, target).map_err(Error::io(target))?;
-    sync_dir(dir)
+    atomic_replace(host, target, "restore", |tmp| {
+        std::fs::copy(backup, tmp)?;
+        File::open(tmp)?.sync_all()
+    })
 }
 
 /// Removes temporary files admu's writers leave beside `file` when killed
