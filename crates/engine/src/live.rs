@@ -207,6 +207,41 @@ pub fn leave_plan(
     Ok(plan)
 }
 
+/// The Task Scheduler task that finishes an interrupted migration at the next start.
+pub const RECOVER_TASK: &str = "admu recover";
+
+/// `schtasks.exe` arguments that register `admu recover` to run as SYSTEM at the next
+/// start (replacing an earlier registration), for a run that ended with an unfinished
+/// journal: the machine does not start its next session half-migrated.
+pub fn recover_task_create(exe: &Path, log: &Path) -> Vec<String> {
+    vec![
+        "/Create".into(),
+        "/F".into(),
+        "/RU".into(),
+        "SYSTEM".into(),
+        "/SC".into(),
+        "ONSTART".into(),
+        "/RL".into(),
+        "HIGHEST".into(),
+        "/TN".into(),
+        RECOVER_TASK.into(),
+        "/TR".into(),
+        format!(
+            "\"{}\" recover --log-file \"{}\"",
+            exe.display(),
+            log.display()
+        ),
+    ]
+}
+
+/// `schtasks.exe` arguments that remove that task again.
+pub fn recover_task_delete() -> Vec<String> {
+    ["/Delete", "/F", "/TN", RECOVER_TASK]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// Refuses a run that is not elevated, saying how to run it.
 pub fn require_elevation(running_as: RunningAs) -> std::result::Result<(), String> {
     match running_as {
@@ -225,6 +260,24 @@ mod tests {
 
     fn sid(s: &str) -> Sid {
         s.parse().expect("SID")
+    }
+
+    #[test]
+    fn the_recover_task_runs_admu_as_system_at_start() {
+        let args = recover_task_create(
+            Path::new(r"C:\Program Files\admu\admu.exe"),
+            Path::new(r"C:\Windows\Temp\admu-recover.jsonl"),
+        );
+        let text = args.join(" ");
+        assert!(text.contains("/RU SYSTEM /SC ONSTART"), "{text}");
+        assert!(
+            text.ends_with(r#"/TR "C:\Program Files\admu\admu.exe" recover --log-file "C:\Windows\Temp\admu-recover.jsonl""#),
+            "{text}"
+        );
+        assert_eq!(
+            recover_task_delete().join(" "),
+            "/Delete /F /TN admu recover"
+        );
     }
 
     #[test]
