@@ -4,6 +4,8 @@
 //! backend of the offline host, the sample generator and `admu acl`.
 //!
 //! ```no_run
+//! # #[cfg(target_os = "linux")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use ntsec::FileSecurity;
 //! use ntfs3g::NtfsXattr;
 //!
@@ -11,7 +13,10 @@
 //! let mut sd = Vec::new();
 //! backend.read("/mnt/windows/Users/alice".as_ref(), &mut sd)?;
 //! println!("{}", ntsec::SecurityDescriptor::from_bytes(&sd)?.to_sddl());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(target_os = "linux"))]
+//! # fn main() {}
 //! ```
 #![cfg(target_os = "linux")]
 
