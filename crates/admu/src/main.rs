@@ -41,7 +41,7 @@ enum Command {
     /// The profiles on a machine: account, SID, kind, path, last use, admin, state.
     List(cmd::list::ListArgs),
     /// Every preflight check of a migration, pass or fail with the reason; changes nothing.
-    Check(cmd::migrate::CheckArgs),
+    Check(Box<cmd::migrate::CheckArgs>),
     /// Convert a domain or Entra profile in place to a local account (journaled).
     Migrate(Box<cmd::migrate::MigrateArgs>),
     /// Undo a completed migration exactly.
@@ -50,6 +50,8 @@ enum Command {
     Recover(cmd::migrate::RecoverArgs),
     /// Every place on the machine that names a SID: hives, files, scheduled tasks.
     Sids(cmd::sids::SidsArgs),
+    /// A user's DPAPI master keys: algorithms, protectors, preferred, whether each opens.
+    Dpapi(cmd::dpapi::DpapiArgs),
     /// Registry hive files: info, export, sids, translate, check.
     Hive(cmd::hive::HiveArgs),
     /// File and folder security descriptors on a mounted NTFS volume: show, translate.
@@ -94,11 +96,12 @@ fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::Accounts(args) => cmd::accounts::run(args, cli.json),
         Command::Info(args) => cmd::info::run(args, cli.json),
         Command::List(args) => cmd::list::run(args, cli.json),
-        Command::Check(args) => cmd::migrate::check(args, cli.json),
+        Command::Check(args) => cmd::migrate::check(*args, cli.json),
         Command::Migrate(args) => cmd::migrate::migrate(*args, cli.json),
         Command::Revert(args) => cmd::migrate::revert(args, cli.json),
         Command::Recover(args) => cmd::migrate::recover(args, cli.json),
         Command::Sids(args) => cmd::sids::run(args, cli.json),
+        Command::Dpapi(args) => cmd::dpapi::run(args, cli.json),
         Command::Hive(args) => cmd::hive::run(args, cli.json),
         #[cfg(target_os = "linux")]
         Command::Acl(args) => cmd::acl::run(args, cli.json),

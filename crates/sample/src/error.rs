@@ -22,6 +22,9 @@ pub enum Error {
     /// A descriptor or SID template did not parse (a bug in the generator's tables).
     #[error("security descriptor: {0}")]
     Security(#[from] ntsec::Error),
+    /// The DPAPI files could not be built.
+    #[error("DPAPI: {0}")]
+    Dpapi(#[from] dpapi::Error),
     /// The target folder is not usable (e.g. not empty).
     #[error("{}: {reason}", path.display())]
     Target { path: PathBuf, reason: String },

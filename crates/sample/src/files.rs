@@ -341,33 +341,49 @@ impl<'a> ProfileTree<'a> {
         Ok(())
     }
 
-    /// AppData content bound to the SID (§5, checklist 32).
-    pub fn sid_bound(&mut self, world: &World, user: &User) -> Result<()> {
+    /// AppData content bound to the SID (§5, checklist 32); the domain user's DPAPI
+    /// state is real (see [`crate::protect`]) and returned.
+    pub fn sid_bound(
+        &mut self,
+        world: &World,
+        user: &User,
+    ) -> Result<Option<crate::protect::DpapiState>> {
         let sid = user.sid.to_string();
         let key = guid_plain(&self.r.guid());
         let protect = format!("AppData\\Roaming\\Microsoft\\Protect\\{sid}");
+        // Drawn for every user, so that the rest of the tree is the same whether the
+        // user's DPAPI files are real (the domain user) or filler.
         let blob = self.bytes(740);
-        self.file(
-            &format!("{protect}\\{key}"),
-            &blob,
-            0,
-            HIDDEN | SYSTEM | ARCHIVE,
-        )?;
         let mut preferred = ntsec::Guid(self.r.guid()).0.to_vec();
         preferred.extend_from_slice(&(user.last_logoff + 90 * crate::names::DAY).to_le_bytes());
-        self.file(
-            &format!("{protect}\\Preferred"),
-            &preferred,
-            0,
-            HIDDEN | SYSTEM | ARCHIVE,
-        )?;
         let credhist = self.bytes(24);
-        self.file(
-            "AppData\\Roaming\\Microsoft\\Protect\\CREDHIST",
-            &credhist,
-            0,
-            HIDDEN | SYSTEM | ARCHIVE,
-        )?;
+        let dpapi = if user.kind == crate::names::AccountKind::Domain {
+            let state = crate::protect::build(world, user)?;
+            for (rel, bytes) in &state.files {
+                self.file(rel, bytes, 0, HIDDEN | SYSTEM | ARCHIVE)?;
+            }
+            Some(state)
+        } else {
+            self.file(
+                &format!("{protect}\\{key}"),
+                &blob,
+                0,
+                HIDDEN | SYSTEM | ARCHIVE,
+            )?;
+            self.file(
+                &format!("{protect}\\Preferred"),
+                &preferred,
+                0,
+                HIDDEN | SYSTEM | ARCHIVE,
+            )?;
+            self.file(
+                "AppData\\Roaming\\Microsoft\\Protect\\CREDHIST",
+                &credhist,
+                0,
+                HIDDEN | SYSTEM | ARCHIVE,
+            )?;
+            None
+        };
         let machine_guid = guid_plain(&Rng::new(world.seed).fork("machine-guid").guid());
         let rsa = format!(
             "AppData\\Roaming\\Microsoft\\Crypto\\RSA\\{sid}\\{}_{machine_guid}",
@@ -414,7 +430,7 @@ impl<'a> ProfileTree<'a> {
                 ARCHIVE,
             )?;
         }
-        Ok(())
+        Ok(dpapi)
     }
 
     fn bytes(&mut self, n: usize) -> Vec<u8> {

@@ -37,6 +37,7 @@ pub mod machine;
 pub mod names;
 pub mod ntfs;
 pub mod ntuser;
+pub mod protect;
 pub mod regbuild;
 pub mod regsd;
 pub mod rng;
@@ -115,6 +116,13 @@ pub struct Report {
     pub junctions: Option<JunctionKind>,
     /// Anything the volume lacks compared with a real one (e.g. symlinks for junctions).
     pub notes: Vec<String>,
+    /// The domain user's DPAPI state: master key GUIDs, the preferred one, the
+    /// Credential Manager files' targets (never their secrets).
+    pub dpapi: Option<protect::DpapiReport>,
+    /// The domain's DPAPI backup private key (never written onto the volume; `admu
+    /// sample create --dpapi-backup-key OUT.pvk` saves it).
+    #[serde(skip)]
+    pub dpapi_backup_key: Option<dpapi::BackupKey>,
 }
 
 /// A seed from the OS's hash randomness, for runs without `--seed`.
@@ -173,6 +181,8 @@ pub fn create(dir: &Path, options: &Options) -> Result<Report> {
     let users_dir = v.path("Users");
     let mut users = Vec::new();
     let mut junctions = None;
+    let mut dpapi = None;
+    let mut dpapi_backup_key = None;
     for user in &world.users {
         let mut tree = files::ProfileTree::new(user, &users_dir, &ntfs, &rng)?;
         tree.skeleton(&world, user)?;
@@ -192,7 +202,10 @@ pub fn create(dir: &Path, options: &Options) -> Result<Report> {
             .join("UsrClass.dat");
         let uc = usrclass::build(&world, user, &uc_path, &rng)?;
         tree.hive_files(&world, user)?;
-        tree.sid_bound(&world, user)?;
+        if let Some(state) = tree.sid_bound(&world, user)? {
+            dpapi = Some(state.report);
+            dpapi_backup_key = Some(state.backup_key);
+        }
         tree.junctions(user)?;
         tree.user_files(user, options.files)?;
         junctions = tree.stats.junction_kind.or(junctions);
@@ -239,5 +252,7 @@ pub fn create(dir: &Path, options: &Options) -> Result<Report> {
         descriptors_note: ntfs.unavailable.clone(),
         junctions,
         notes,
+        dpapi,
+        dpapi_backup_key,
     })
 }

@@ -98,6 +98,20 @@ pub struct Options {
     /// Live: restart Windows after the migration, after SECS seconds.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "30")]
     reboot: Option<u32>,
+    /// Carry the DPAPI master keys (saved passwords) to the new account, opened with the
+    /// old password (ADMU_OLD_PASSWORD or --old-password-file) or --dpapi-backup-key.
+    #[arg(long)]
+    dpapi: bool,
+    /// With --dpapi: read the old account's password from this file (first line).
+    #[arg(long, value_name = "FILE", requires = "dpapi")]
+    old_password_file: Option<PathBuf>,
+    /// Open the master keys with the domain's DPAPI backup private key (.pvk) instead
+    /// of the old password (implies --dpapi).
+    #[arg(long, value_name = "FILE.pvk")]
+    dpapi_backup_key: Option<PathBuf>,
+    /// With --dpapi: carry the master keys that open and leave the others behind.
+    #[arg(long)]
+    dpapi_partial: bool,
     #[command(flatten)]
     jc: crate::cmd::jc::JcArgs,
 }
@@ -118,6 +132,23 @@ impl Options {
         req.block_logon = self.block_logon;
         req.leave_domain = self.leave_domain;
         req.reboot = self.reboot;
+        if self.dpapi || self.dpapi_backup_key.is_some() {
+            req.dpapi = crate::cmd::dpapi::source(
+                self.dpapi_backup_key.as_deref(),
+                self.old_password_file.as_deref(),
+            )?;
+            if req.dpapi.is_none() {
+                return Err(CommandError::new(
+                    Exit::Usage,
+                    anyhow::anyhow!(
+                        "--dpapi needs what opens the master keys: the old password in {} \
+                         or --old-password-file, or --dpapi-backup-key",
+                        crate::cmd::dpapi::OLD_PASSWORD_VAR
+                    ),
+                ));
+            }
+        }
+        req.dpapi_partial = self.dpapi_partial;
         Ok(())
     }
 }
@@ -269,7 +300,12 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
             Exit::CheckFailed
         });
     }
-    match migrate::migrate(&mut *host, &req) {
+    let _awake = crate::cmd::host::keep_awake(args.target.root.as_deref());
+    let result = migrate::migrate(&mut *host, &req);
+    if let Err(MigrateError::NeedsRecover { .. }) = &result {
+        crate::cmd::host::recover_at_next_start(args.target.root.as_deref(), true);
+    }
+    match result {
         Ok(outcome) => {
             if json {
                 print_json(&outcome)?;
@@ -415,6 +451,8 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
         }
         return Ok(Exit::Ok);
     }
+    let _awake = crate::cmd::host::keep_awake(args.target.root.as_deref());
+    let root = args.target.root.clone();
     let reverted = migrate::revert(&mut *host, &who).map_err(|e| match e {
         // Refused before any change.
         engine::Error::Journal(_)
@@ -422,10 +460,15 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
         | engine::Error::NotFound(_)
         | engine::Error::Refused(_) => engine_error(e),
         // A failure later leaves a journal that says how far the revert got.
-        other => CommandError::new(
-            Exit::NeedsRecover,
-            anyhow::anyhow!("{other}; the revert is journaled: run `admu recover` to finish it"),
-        ),
+        other => {
+            crate::cmd::host::recover_at_next_start(root.as_deref(), true);
+            CommandError::new(
+                Exit::NeedsRecover,
+                anyhow::anyhow!(
+                    "{other}; the revert is journaled: run `admu recover` to finish it"
+                ),
+            )
+        }
     })?;
     if json {
         print_json(&Undone {
@@ -445,10 +488,13 @@ pub fn revert(args: RevertArgs, json: bool) -> Result<Exit, CommandError> {
 
 pub fn recover(args: RecoverArgs, json: bool) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
+    let _awake = crate::cmd::host::keep_awake(args.target.root.as_deref());
     let done = migrate::recover(&mut *host).map_err(|e| match e {
         engine::Error::Journal(_) | engine::Error::Locked(_) => engine_error(e),
         other => CommandError::new(Exit::NeedsRecover, other),
     })?;
+    // Everything is finished: the start-up task (if an earlier run left one) can go.
+    crate::cmd::host::recover_at_next_start(args.target.root.as_deref(), false);
     if json {
         print_json(&Undone {
             action: "rolled back",

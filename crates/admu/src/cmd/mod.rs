@@ -3,6 +3,7 @@
 pub mod accounts;
 #[cfg(target_os = "linux")]
 pub mod acl;
+pub mod dpapi;
 pub mod hive;
 pub mod host;
 pub mod info;

@@ -35,6 +35,10 @@ struct CreateArgs {
     /// Keys per user NTUSER.DAT.
     #[arg(long, default_value_t = 3000, value_name = "N")]
     hive_keys: usize,
+    /// Save the domain's DPAPI backup private key (.pvk, as a DC exports it) to this
+    /// file; it never goes onto the volume.
+    #[arg(long, value_name = "OUT.pvk")]
+    dpapi_backup_key: Option<PathBuf>,
 }
 
 pub fn run(args: SampleArgs, json: bool) -> Result<Exit, CommandError> {
@@ -51,6 +55,14 @@ fn create(args: CreateArgs, json: bool) -> Result<Exit, CommandError> {
     };
     let report = sample::create(&args.dir, &options)
         .with_context(|| format!("cannot build a sample volume in {}", args.dir.display()))?;
+    if let Some(out) = &args.dpapi_backup_key {
+        let key = report
+            .dpapi_backup_key
+            .as_ref()
+            .context("the sample has no domain DPAPI backup key")?;
+        key.write_pvk(out)
+            .with_context(|| format!("--dpapi-backup-key {}", out.display()))?;
+    }
     if json {
         print_json(&report)?;
         return Ok(Exit::Ok);
@@ -96,6 +108,20 @@ fn create(args: CreateArgs, json: bool) -> Result<Exit, CommandError> {
                 .descriptors_note
                 .as_deref()
                 .unwrap_or("not an NTFS volume")
+        );
+    }
+    if let Some(d) = &report.dpapi {
+        crate::outln!(
+            "  DPAPI of {}: {} master keys ({}), preferred {}, {} saved credentials",
+            d.logon_name,
+            d.master_keys.len(),
+            d.master_keys
+                .iter()
+                .map(|k| k.guid.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            d.preferred,
+            d.credentials.len()
         );
     }
     for note in &report.notes {

@@ -79,6 +79,7 @@ pub enum StepId {
     Groups,
     Ntuser,
     Usrclass,
+    Dpapi,
     Tree,
     OutsideProfile,
     ProfileList,
@@ -95,6 +96,7 @@ impl StepId {
             StepId::Groups => "groups",
             StepId::Ntuser => "ntuser",
             StepId::Usrclass => "usrclass",
+            StepId::Dpapi => "dpapi",
             StepId::Tree => "tree",
             StepId::OutsideProfile => "outside_profile",
             StepId::ProfileList => "profile_list",
@@ -180,6 +182,7 @@ pub enum Intent {
     Groups(GroupsIntent),
     Ntuser(HiveIntent),
     Usrclass(HiveIntent),
+    Dpapi(DpapiIntent),
     Tree(TreeIntent),
     OutsideProfile(OutsideIntent),
     ProfileList(RegistryIntent),
@@ -196,6 +199,7 @@ pub enum Done {
     Groups(MachineFileDone),
     Ntuser(HiveDone),
     Usrclass(HiveDone),
+    Dpapi(DpapiDone),
     Tree(TreeDone),
     OutsideProfile(OutsideDone),
     ProfileList(MachineFileDone),
@@ -211,6 +215,7 @@ impl Intent {
             Intent::Groups(_) => StepId::Groups,
             Intent::Ntuser(_) => StepId::Ntuser,
             Intent::Usrclass(_) => StepId::Usrclass,
+            Intent::Dpapi(_) => StepId::Dpapi,
             Intent::Tree(_) => StepId::Tree,
             Intent::OutsideProfile(_) => StepId::OutsideProfile,
             Intent::ProfileList(_) => StepId::ProfileList,
@@ -226,6 +231,7 @@ impl Intent {
             Intent::Account(i) => i.sam_backup.as_ref(),
             Intent::Groups(i) => i.sam_backup.as_ref(),
             Intent::Ntuser(i) | Intent::Usrclass(i) => Some(&i.backup),
+            Intent::Dpapi(i) => i.credhist_backup.as_ref(),
             Intent::Tree(_) | Intent::OutsideProfile(_) => None,
             Intent::ProfileList(i) | Intent::MachineKeys(i) | Intent::LogonUi(i) => {
                 i.backup.as_ref()
@@ -242,6 +248,7 @@ impl Done {
             Done::Groups(_) => StepId::Groups,
             Done::Ntuser(_) => StepId::Ntuser,
             Done::Usrclass(_) => StepId::Usrclass,
+            Done::Dpapi(_) => StepId::Dpapi,
             Done::Tree(_) => StepId::Tree,
             Done::OutsideProfile(_) => StepId::OutsideProfile,
             Done::ProfileList(_) => StepId::ProfileList,
@@ -280,6 +287,20 @@ impl Done {
                     ", root renamed"
                 } else {
                     ""
+                }
+            ),
+            Done::Dpapi(d) => format!(
+                "{} DPAPI master keys re-protected for the new account in {}{}",
+                d.keys,
+                d.folder,
+                if d.left_behind.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} left behind: {})",
+                        d.left_behind.len(),
+                        d.left_behind.join(", ")
+                    )
                 }
             ),
             Done::Tree(d) => format!(
@@ -380,6 +401,29 @@ pub struct TreeDone {
     pub report: ntsec::TreeReport,
     /// Entries in the descriptor log.
     pub logged: u64,
+}
+
+/// Carrying the DPAPI master keys: the new `Protect\<new SID>` folder and the files
+/// written in it (the old folder is left untouched), and the replaced `CREDHIST`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DpapiIntent {
+    /// The new folder, relative to the volume root.
+    pub folder: String,
+    /// The files about to be created in it, relative to the volume root.
+    pub files: Vec<String>,
+    /// `Protect\CREDHIST`, relative to the volume root.
+    pub credhist: String,
+    /// Its content before (`None`: there was none, the step creates it).
+    pub credhist_backup: Option<Backup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DpapiDone {
+    pub folder: String,
+    pub keys: usize,
+    /// GUIDs of the master keys that did not open (`--dpapi-partial`).
+    #[serde(default)]
+    pub left_behind: Vec<String>,
 }
 
 /// Changing machine registry values (ProfileList, LogonUI).

@@ -57,6 +57,15 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// What opens the old account's DPAPI master keys.
+#[derive(Debug, Clone)]
+pub enum DpapiSource {
+    /// The old (domain) account's password.
+    OldPassword(Secret),
+    /// The domain's DPAPI backup private key, a `.pvk` file as a DC exports it.
+    BackupKey(PathBuf),
+}
+
 /// Where a running migration is, for progress bars and logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProgressEvent {
@@ -112,6 +121,12 @@ pub struct MigrateRequest {
     pub leave_domain: bool,
     /// Live: restart this many seconds after the migration.
     pub reboot: Option<u32>,
+    /// Carry the user's DPAPI master keys (`Protect\<SID>`) to the new account, opened
+    /// with the old password or the domain's backup key.
+    pub dpapi: Option<DpapiSource>,
+    /// With `dpapi`: carry the master keys that open and leave the others behind,
+    /// instead of refusing.
+    pub dpapi_partial: bool,
     /// Told when a step starts and as the tree walk goes.
     pub progress: Option<ProgressSink>,
     /// The device manager that takes the account over (JumpCloud): checked in
@@ -163,6 +178,8 @@ impl MigrateRequest {
             block_logon: false,
             leave_domain: false,
             reboot: None,
+            dpapi: None,
+            dpapi_partial: false,
             progress: None,
             device: None,
         }

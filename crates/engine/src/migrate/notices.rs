@@ -47,7 +47,8 @@ pub(crate) fn notices(
             detail: format!(
                 "{keys} files in AppData\\Roaming\\Microsoft\\Protect\\{sid}: saved \
                  passwords (Credential Manager, browsers, Wi-Fi, RDP) are encrypted under keys \
-                 bound to the old SID and will not open for the new account"
+                 bound to the old SID and will not open for the new account unless `--dpapi` \
+                 carries them (with the old password or the domain's DPAPI backup key)"
             ),
         });
     }

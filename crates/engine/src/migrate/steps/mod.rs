@@ -7,6 +7,7 @@
 mod account;
 mod acl_log;
 pub(crate) mod block_logon;
+mod dpapi;
 mod groups;
 mod machine_keys;
 mod outside;
@@ -35,6 +36,7 @@ pub(crate) const STEPS: &[&dyn Step] = &[
     &groups::Groups,
     &user_hive::UserHiveStep::NTUSER,
     &user_hive::UserHiveStep::USRCLASS,
+    &dpapi::DpapiStep,
     &tree::ProfileTree,
     &outside::OutsideProfile,
     &registry::RegistryStep::PROFILE_LIST,
