@@ -270,6 +270,27 @@ fn crash_at_every_journal_point_then_recover_restores_the_volume() {
 }
 
 #[test]
+fn crash_at_every_journal_point_with_dpapi_then_recover_restores_the_volume() {
+    let test = "crash_at_every_journal_point_with_dpapi_then_recover_restores_the_volume";
+    let Some(mut bed) = Bed::new(test, Some(30)) else {
+        return;
+    };
+    let started = Instant::now();
+    let args = bed.migrate_args("alice", &["--dpapi"]);
+    let (covered, records) = crash_at_every_point(&mut bed, &args, "alice", "with --dpapi");
+    let steps: Vec<String> = records.iter().map(point_name).collect();
+    for want in ["after dpapi intent", "after dpapi done"] {
+        assert!(steps.iter().any(|s| s == want), "{want}: {steps:?}");
+    }
+    assert_eq!(covered, records.len());
+    eprintln!(
+        "{test}: crash points covered: {covered} ({}) in {:.1?}",
+        steps.join(", "),
+        started.elapsed()
+    );
+}
+
+#[test]
 fn crash_at_every_journal_point_with_an_existing_account_admin_and_add_mode() {
     let test = "crash_at_every_journal_point_with_an_existing_account_admin_and_add_mode";
     let Some(mut bed) = Bed::new(test, Some(60)) else {

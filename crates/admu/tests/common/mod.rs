@@ -23,6 +23,8 @@ pub fn admu_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_admu"));
     cmd.args(args)
         .env(PASSWORD_VAR, PASSWORD)
+        // The sample's old domain password, for runs with --dpapi.
+        .env("ADMU_OLD_PASSWORD", "Alice-Old-Passw0rd!")
         .env_remove("ADMU_FAILPOINT")
         .env_remove("ADMU_TEST_CORRUPT")
         .env_remove("RUST_LOG")
