@@ -4,6 +4,8 @@
 //! under Wine with the rest of this crate.
 //!
 //! ```no_run
+//! # #[cfg(windows)]
+//! # fn main() -> Result<(), engine::Error> {
 //! use engine::profiles::{discover, DiscoverOptions};
 //! use windows_host::WindowsHost;
 //!
@@ -11,7 +13,10 @@
 //! for p in discover(&host, DiscoverOptions::default())? {
 //!     println!("{} {} {:?}", p.account, p.key, p.states);
 //! }
-//! # Ok::<(), engine::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(windows))]
+//! # fn main() {}
 //! ```
 //!
 //! What it uses: the registry API in the 64-bit view (machine hives are the loaded
