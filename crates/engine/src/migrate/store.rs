@@ -56,26 +56,43 @@ pub fn ensure_dirs(host: &dyn MigrationHost) -> Result<PathBuf> {
     Ok(migrations)
 }
 
-/// Refuses a journal folder any part of which someone other than SYSTEM and
-/// Administrators could have changed.
+/// Refuses a journal any part of which that an undo would use (the journal, and every
+/// backup and descriptor log its records name) someone other than SYSTEM and
+/// Administrators could have changed. Files a killed run created but never named in a
+/// record are not used, and not checked (a power cut can leave one between its creation
+/// and its descriptor).
 pub fn check_journal_private(host: &dyn MigrationHost, dir: &Path) -> Result<()> {
+    use crate::journal::record::{Entry, Intent};
     let mut paths = vec![dir.to_path_buf(), dir.join(JOURNAL_FILE)];
     let backups = dir.join(BACKUP_DIR);
-    if backups.is_dir() {
-        paths.push(backups.clone());
-        let entries = std::fs::read_dir(&backups).map_err(Error::io(&backups))?;
-        for e in entries {
-            let e = e.map_err(Error::io(&backups))?;
-            paths.push(e.path());
-            if e.file_type().map_err(Error::io(e.path()))?.is_dir() {
-                let inner = std::fs::read_dir(e.path()).map_err(Error::io(e.path()))?;
-                for f in inner {
-                    paths.push(f.map_err(Error::io(e.path()))?.path());
+    let records = crate::journal::Journal::read(dir)?.records;
+    let named_backup = |b: &Backup, paths: &mut Vec<PathBuf>| {
+        paths.push(backups.join(&b.dir));
+        paths.extend(b.files.iter().map(|f| backups.join(&b.dir).join(&f.name)));
+    };
+    for r in &records {
+        let Entry::Intent(intent) = &r.entry else {
+            continue;
+        };
+        if let Some(b) = intent.backup() {
+            named_backup(b, &mut paths);
+        }
+        match intent {
+            Intent::Tree(t) => paths.push(backups.join(&t.log)),
+            Intent::OutsideProfile(o) => {
+                // The outside_profile step's descriptor log (steps/outside.rs).
+                paths.push(backups.join("outside_acl.jsonl"));
+                for rw in &o.rewrites {
+                    named_backup(&rw.backup, &mut paths);
                 }
             }
+            _ => {}
         }
     }
-    for p in paths {
+    if paths.len() > 2 {
+        paths.push(backups);
+    }
+    for p in paths.into_iter().filter(|p| p.exists()) {
         if let Err(why) = host.check_private(&p) {
             return Err(Error::Journal(format!(
                 "{}: not private to SYSTEM and Administrators ({why}), so someone else may \

@@ -187,7 +187,15 @@ pub fn recover(host: &mut dyn MigrationHost) -> Result<Vec<Unfinished>> {
         if let Some(why) = &j.refused {
             return Err(Error::Journal(why.clone()));
         }
-        store::check_journal_private(host, &j.dir)?;
+        if j.status == Status::Empty {
+            // Nothing happened, nothing will be restored from it: a cut between its
+            // creation and its descriptor is mended instead of refused.
+            for p in [j.dir.clone(), j.dir.join(crate::journal::JOURNAL_FILE)] {
+                host.make_private(&p).map_err(Error::io(&p))?;
+            }
+        } else {
+            store::check_journal_private(host, &j.dir)?;
+        }
         let mut journal = Journal::open(&j.dir)?;
         let status = match j.status {
             Status::Empty => {
