@@ -6,6 +6,7 @@
 //! secret. `admu revert` puts the volume back; bad input changes nothing.
 
 #![allow(clippy::panic, reason = "test helpers report what they found")]
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `admu sids` on the sample volume finds every place the sample planted the user's SID,
 //! and nothing for a SID that is not there.
 #![cfg(test)]
+#![cfg(target_os = "linux")]
 
 use std::process::Command;
 
