@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use engine::profiles::{DiscoverOptions, Profile, ProfileState, discover};
+use engine::profiles::{DiscoverOptions, Profile, discover};
 
 use crate::cmd::print_json;
 use crate::exit::{CommandError, Exit};
@@ -37,41 +37,6 @@ pub fn run(args: ListArgs, json: bool) -> Result<Exit, CommandError> {
         print_table(&rows, args.size);
     }
     Ok(Exit::Ok)
-}
-
-fn state_text(states: &[ProfileState]) -> String {
-    states
-        .iter()
-        .map(|s| match s {
-            ProfileState::Ok => "ok",
-            ProfileState::MissingFolder => "missing folder",
-            ProfileState::MissingHive => "missing hive",
-            ProfileState::Temp => "TEMP",
-            ProfileState::Bak => ".bak",
-            ProfileState::Migrated => "migrated",
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn date(ft: Option<u64>) -> String {
-    ft.map(|t| hive::export::filetime_to_rfc3339(t)[..16].replace('T', " "))
-        .unwrap_or_else(|| "-".into())
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }
 
 fn print_table(rows: &[Profile], size: bool) {
@@ -107,16 +72,20 @@ fn print_table(rows: &[Profile], size: bool) {
             format!("{:?}", p.kind).to_lowercase(),
             p.key.clone(),
             p.path.clone().unwrap_or_else(|| "-".into()),
-            date(p.last_used),
+            admu_gui::text::date(p.last_used),
             if p.local_admin {
                 "yes".into()
             } else {
                 "no".into()
             },
-            state_text(&p.states),
+            admu_gui::text::states(&p.states),
         ];
         if size {
-            row.push(p.size.map(human_size).unwrap_or_else(|| "-".into()));
+            row.push(
+                p.size
+                    .map(admu_gui::text::size)
+                    .unwrap_or_else(|| "-".into()),
+            );
         }
         if live {
             row.push(match p.loaded {

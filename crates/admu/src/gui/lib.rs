@@ -17,7 +17,8 @@ mod plan;
 mod profiles;
 mod progress;
 mod secret;
-mod text;
+/// How values read, shared with the CLI's tables.
+pub mod text;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
