@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Verifies the release artifacts that scripts/release.sh built in target/release-artifacts/:
-# the files and SHA256SUMS, admu.exe (x86_64 PE, no mingw runtime DLL imported, the
+# the files and SHA256SUMS, admu-gui.exe (GUI subsystem, version resource), admu.exe (x86_64 PE, no mingw runtime DLL imported, the
 # VERSIONINFO resource with the product name and the crate version, `--version` under
 # Wine) and admu.msi (File, Component, Directory, Environment, Property, Upgrade and
 # sequence tables, the embedded admu.exe byte for byte). Runs every check, prints each,
@@ -79,16 +79,17 @@ UPGRADE_CODE=$(sed -n 's/.*UpgradeCode="\([0-9A-Fa-f-]*\)".*/{\1}/p' packaging/a
 printf '==> checking %s (admu %s)\n' "$OUT" "$VERSION"
 
 # Files and checksums.
-for f in admu.exe admu.msi SHA256SUMS; do
+GUI_EXE=$OUT/admu-gui.exe
+for f in admu.exe admu-gui.exe admu.msi SHA256SUMS; do
   check "$f exists and is not empty" test -s "$OUT/$f"
 done
 if [ -s "$OUT/SHA256SUMS" ]; then
-  check "SHA256SUMS lists admu.exe and admu.msi" \
-    test "$(awk '{ print $2 }' "$OUT/SHA256SUMS" | sed 's/^\*//' | sort | tr '\n' ' ')" = "admu.exe admu.msi "
+  check "SHA256SUMS lists admu-gui.exe, admu.exe and admu.msi" \
+    test "$(awk '{ print $2 }' "$OUT/SHA256SUMS" | sed 's/^\*//' | sort | tr '\n' ' ')" = "admu-gui.exe admu.exe admu.msi "
   sums_ok() { (cd "$OUT" && sha256sum --strict --quiet -c SHA256SUMS); }
   check "sha256sum -c SHA256SUMS" sums_ok
 fi
-if [ ! -s "$EXE" ] || [ ! -s "$MSI" ]; then
+if [ ! -s "$EXE" ] || [ ! -s "$GUI_EXE" ] || [ ! -s "$MSI" ]; then
   printf '\n[check-release] FAILED: artifacts missing (run scripts/release.sh)\n' >&2
   exit 1
 fi
@@ -125,6 +126,24 @@ check "version resource: US English, Unicode (Translation 0x409, 1200)" \
 got=$(wine "$EXE" --version 2>&1 | tr -d '\r' || true)
 check "wine admu.exe --version prints \"admu $VERSION\" (got \"$got\")" test "$got" = "admu $VERSION"
 
+# admu-gui.exe: a GUI-subsystem PE (no console window on a double-click), its own
+# version resource, no runtime DLL.
+check "admu-gui.exe is an x86-64 PE" grep -q "file format pei-x86-64" \
+  <<<"$(x86_64-w64-mingw32-objdump -f "$GUI_EXE")"
+check "admu-gui.exe is a Windows GUI program (subsystem 2)" grep -qE "^Subsystem[[:space:]]+0*2[[:space:]]" \
+  <<<"$(x86_64-w64-mingw32-objdump -p "$GUI_EXE" | tr -d '\r')"
+check "admu.exe is a console program (subsystem 3)" grep -qE "^Subsystem[[:space:]]+0*3[[:space:]]" \
+  <<<"$(x86_64-w64-mingw32-objdump -p "$EXE" | tr -d '\r')"
+GUI_IMPORTS=$(x86_64-w64-mingw32-objdump -p "$GUI_EXE" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr -d '\r')
+GUI_RUNTIME=$(echo "$GUI_IMPORTS" | grep -iE '^lib|^(msvcp|vcruntime|ucrtbased?)[0-9]*\.dll$' || true)
+check "admu-gui.exe imports no mingw or VC runtime DLL${GUI_RUNTIME:+ (imports: $(echo "$GUI_RUNTIME" | tr '\n' ' '))}" \
+  test -z "$GUI_RUNTIME"
+GUI_RC=$(x86_64-w64-mingw32-windres -J coff -O rc -i "$GUI_EXE" 2>&1 | tr -d '\r' || true)
+check "admu-gui.exe version resource: OriginalFilename \"admu-gui.exe\", ProductVersion \"$VERSION\"" \
+  grep -q "VALUE \"OriginalFilename\", \"admu-gui.exe\"" <<<"$GUI_RC"
+check "admu-gui.exe version resource: ProductVersion \"$VERSION\"" \
+  grep -q "VALUE \"ProductVersion\", \"$VERSION\"" <<<"$GUI_RC"
+
 # admu.msi: tables, rows, summary, payload.
 TABLES=$(msiinfo tables "$MSI" 2>&1 | tr -d '\r' || true)
 for t in File Component Directory Environment FeatureComponents Property Upgrade \
@@ -146,6 +165,17 @@ check "Component: AdmuExe in INSTALLDIR, 64-bit, key path admu.exe" component_ro
 check "Directory: INSTALLDIR = ProgramFiles64Folder\\admu" has_row Directory INSTALLDIR ProgramFiles64Folder admu
 check "Directory: ProgramFiles64Folder under TARGETDIR" has_row Directory ProgramFiles64Folder TARGETDIR .
 check "FeatureComponents: Main installs AdmuExe" has_row FeatureComponents Main AdmuExe
+check "FeatureComponents: Main installs AdmuGuiExe" has_row FeatureComponents Main AdmuGuiExe
+gui_file_row() {
+  table File | awk -F'\t' -v size="$(stat -c %s "$GUI_EXE")" '$2 == "AdmuGuiExe" &&
+    $3 ~ /(^|\|)admu-gui\.exe$/ && $4 == size { found = 1 } END { exit !found }'
+}
+check "File: admu-gui.exe in component AdmuGuiExe" gui_file_row
+shortcut_row() {
+  table Shortcut | awk -F'\t' '$2 == "ProgramMenuFolder" && $3 ~ /admu$/ &&
+    $4 == "AdmuGuiExe" { found = 1 } END { exit !found }'
+}
+check "Shortcut: Start menu \"admu\" opens admu-gui.exe" shortcut_row
 check "Environment: system PATH gets [INSTALLDIR] appended, removed on uninstall" \
   has_row Environment PathEntry '=-*PATH' '[~];[INSTALLDIR]' AdmuExe
 SEQ=$(table InstallExecuteSequence)
@@ -182,7 +212,10 @@ PAYLOAD=$(find "$EXTRACT" -type f -iname admu.exe | head -n 1)
 same_payload() { [ -n "$PAYLOAD" ] && cmp -s "$PAYLOAD" "$EXE"; }
 check "msiextract: the MSI carries admu.exe${PAYLOAD:+ (${PAYLOAD#"$EXTRACT"/})}, byte for byte" \
   same_payload
-check "msiextract: admu.exe is the only file" test "$(find "$EXTRACT" -type f | wc -l)" = 1
+GUI_PAYLOAD=$(find "$EXTRACT" -type f -iname admu-gui.exe | head -n 1)
+same_gui_payload() { [ -n "$GUI_PAYLOAD" ] && cmp -s "$GUI_PAYLOAD" "$GUI_EXE"; }
+check "msiextract: the MSI carries admu-gui.exe, byte for byte" same_gui_payload
+check "msiextract: admu.exe and admu-gui.exe are the only files" test "$(find "$EXTRACT" -type f | wc -l)" = 2
 
 if ((FAILED)); then
   printf '\n[check-release] FAILED: %d check(s) failed\n' "$FAILED" >&2

@@ -2,9 +2,10 @@
 # Builds admu's release artifacts on Linux into target/release-artifacts/:
 #   admu.exe    x86_64 Windows, release profile, no mingw runtime DLL, with a VERSIONINFO
 #               resource (crates/admu/build.rs)
+#   admu-gui.exe  the window alone, a GUI-subsystem program (no console on a double-click)
 #   admu.msi    per-machine x64 installer (packaging/admu.wxs, built with wixl): admu.exe
 #               in "C:\Program Files\admu", that folder appended to the system PATH
-#   SHA256SUMS  sha256sum's format, over both
+#   SHA256SUMS  sha256sum's format, over all three
 # and prints their paths. scripts/check-release.sh verifies them. Exits non-zero on any
 # failure, including a missing tool.
 set -euo pipefail
@@ -43,14 +44,17 @@ cargo build --release --locked --target "$TARGET" -p admu
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-cp "target/$TARGET/release/admu.exe" "$OUT/admu.exe"
-# The shipped copy without debug info (the build keeps it for backtraces): a fraction
+# The shipped copies without debug info (the build keeps it for backtraces): a fraction
 # of the size; resources and code are untouched.
-x86_64-w64-mingw32-strip --strip-debug "$OUT/admu.exe"
+for exe in admu.exe admu-gui.exe; do
+  cp "target/$TARGET/release/$exe" "$OUT/$exe"
+  x86_64-w64-mingw32-strip --strip-debug "$OUT/$exe"
+done
 
 log "building admu.msi (wixl)"
 # wixl takes File Source paths relative to the current directory only.
-wixl -a x64 -D "Version=$MSI_VERSION" -D "AdmuExe=${OUT#"$ROOT"/}/admu.exe" -o "$OUT/admu.msi" \
+wixl -a x64 -D "Version=$MSI_VERSION" -D "AdmuExe=${OUT#"$ROOT"/}/admu.exe" \
+  -D "AdmuGuiExe=${OUT#"$ROOT"/}/admu-gui.exe" -o "$OUT/admu.msi" \
   packaging/admu.wxs
 # wixl 0.101 has no Environment element: add what WiX writes for <Environment Name="PATH"
 # Value="[INSTALLDIR]" Action="set" Part="last" System="yes" Permanent="no"/> in the
@@ -62,9 +66,9 @@ msibuild "$OUT/admu.msi" \
   -q "INSERT INTO \`InstallExecuteSequence\` (\`Action\`, \`Sequence\`) VALUES ('RemoveEnvironmentStrings', 3300)" \
   -q "INSERT INTO \`InstallExecuteSequence\` (\`Action\`, \`Sequence\`) VALUES ('WriteEnvironmentStrings', 5200)"
 
-(cd "$OUT" && sha256sum admu.exe admu.msi >SHA256SUMS)
+(cd "$OUT" && sha256sum admu.exe admu-gui.exe admu.msi >SHA256SUMS)
 
 log "artifacts of admu $VERSION:"
-for f in admu.exe admu.msi SHA256SUMS; do
+for f in admu.exe admu-gui.exe admu.msi SHA256SUMS; do
   printf '%s\n' "$OUT/$f"
 done

@@ -1,10 +1,10 @@
-//! Embeds a Windows VERSIONINFO resource in admu.exe (product name, description, company,
-//! copyright, file and product version from the crate version, original file name), so
-//! Explorer's Details tab, Task Manager and inventory tools of RMMs identify the binary.
+//! Embeds a Windows VERSIONINFO resource in admu.exe and admu-gui.exe (product name,
+//! description, company, copyright, file and product version from the crate version,
+//! original file name), so Explorer's Details tab, Task Manager and inventory tools of RMMs identify the binary.
 //!
 //! Only when the target OS is Windows and its environment is gnu: the resource script is
 //! generated into OUT_DIR, compiled by mingw's windres into a COFF object and linked into
-//! the admu binary. Nothing is done for other targets.
+//! each binary (its own file name and description). Nothing is done for other targets.
 
 use std::env;
 use std::error::Error;
@@ -13,9 +13,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PRODUCT_NAME: &str = "admu";
-const FILE_DESCRIPTION: &str = "admu: convert Windows domain profiles to local accounts";
 const COMPANY_NAME: &str = "admu contributors";
-const ORIGINAL_FILENAME: &str = "admu.exe";
+/// Each program of the package: its name, file and description.
+const PROGRAMS: [(&str, &str, &str); 2] = [
+    (
+        "admu",
+        "admu.exe",
+        "admu: convert Windows domain profiles to local accounts",
+    ),
+    (
+        "admu-gui",
+        "admu-gui.exe",
+        "admu: convert Windows domain profiles to local accounts (window)",
+    ),
+];
 
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=build.rs");
@@ -30,16 +41,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    let rc = out_dir.join("admu-version.rc");
-    let obj = out_dir.join("admu-version.o");
-    std::fs::write(&rc, resource_script()?)?;
-    windres(&rc, &obj)?;
-    println!("cargo:rustc-link-arg-bins={}", obj.display());
+    for (bin, file, description) in PROGRAMS {
+        let rc = out_dir.join(format!("{bin}-version.rc"));
+        let obj = out_dir.join(format!("{bin}-version.o"));
+        std::fs::write(&rc, resource_script(file, description)?)?;
+        windres(&rc, &obj)?;
+        println!("cargo:rustc-link-arg-bin={bin}={}", obj.display());
+    }
     Ok(())
 }
 
 /// The resource script: one VERSIONINFO, US English, Unicode strings.
-fn resource_script() -> Result<String, Box<dyn Error>> {
+fn resource_script(file: &str, description: &str) -> Result<String, Box<dyn Error>> {
     let version = env::var("CARGO_PKG_VERSION")?;
     let mut numeric = Vec::new();
     for part in ["MAJOR", "MINOR", "PATCH"] {
@@ -65,11 +78,11 @@ fn resource_script() -> Result<String, Box<dyn Error>> {
 
     let strings = [
         ("CompanyName", COMPANY_NAME),
-        ("FileDescription", FILE_DESCRIPTION),
+        ("FileDescription", description),
         ("FileVersion", &version),
         ("InternalName", PRODUCT_NAME),
         ("LegalCopyright", &copyright),
-        ("OriginalFilename", ORIGINAL_FILENAME),
+        ("OriginalFilename", file),
         ("ProductName", PRODUCT_NAME),
         ("ProductVersion", &version),
     ];

@@ -27,6 +27,7 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 const USERNAME: &str = labels::USERNAME;
 const PASSWORD_FIELD: &str = labels::PASSWORD;
 const CONFIRM_FIELD: &str = labels::CONFIRM;
+const OLD_PASSWORD: &str = sample::protect::OLD_PASSWORD;
 
 fn screenshots() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -87,6 +88,15 @@ fn type_into(h: &mut Harness<'static, App>, label: &str, text: &str) {
     h.run();
     h.get_by_label(label).type_text(text);
     h.run();
+}
+
+/// Types into a field while the checks may be running (a spinner: `run` would not
+/// settle), then waits until they are in.
+fn type_and_wait(h: &mut Harness<'static, App>, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    idle(h, label);
 }
 
 fn enabled(h: &Harness<'static, App>, label: &str) -> bool {
@@ -334,4 +344,115 @@ fn gui_recovers_an_interrupted_migration() {
         &bed.snapshot(),
         "interrupted, then Recover in the window",
     );
+}
+
+/// The form's less common options, as an admin fills them in: saved passwords (DPAPI,
+/// the old password typed), a bad `--map` line (its check fails, Migrate stays off),
+/// and the JumpCloud bind against the stand-in server (URL and API key typed). The
+/// engine carries the master keys and JumpCloud binds the user.
+#[test]
+fn gui_carries_saved_passwords_and_binds_in_jumpcloud() {
+    let test = "gui_carries_saved_passwords_and_binds_in_jumpcloud";
+    let Some(bed) = Bed::new(test, Some(20)) else {
+        return;
+    };
+    let jc = jcstandin::StandIn::start();
+    let system = jc.add_system("PC-1");
+    let user = jc.add_user("alice2", None);
+    jc.agent(&system)
+        .write_files(
+            &bed.path().join("Program Files/JumpCloud/Plugins/Contrib"),
+            jcstandin::KeyFormat::Pkcs8,
+        )
+        .expect("the agent's files on the volume");
+    let log = bed.vol.scratch().join("admu-gui.log");
+    // Tall enough for the whole form without scrolling.
+    let mut h = window_at(bed.path(), log.clone(), [1280.0, 1300.0], 1.0);
+    idle(&mut h, "the machine");
+    h.get_by_label(&format!("{ALICE} ({}.bak)", bed.alice_sid()))
+        .click();
+    h.run();
+    type_and_wait(&mut h, USERNAME, "alice2");
+    type_and_wait(&mut h, PASSWORD_FIELD, PASSWORD);
+    type_and_wait(&mut h, CONFIRM_FIELD, PASSWORD);
+
+    h.get_by_label(labels::DPAPI).click();
+    h.step();
+    idle(&mut h, "the checks with DPAPI");
+    let missing = check_row(&h, "DPAPI: what opens the master keys");
+    assert!(missing.starts_with("FAIL"), "{missing}");
+    type_and_wait(&mut h, labels::OLD_PASSWORD, OLD_PASSWORD);
+
+    h.get_by_label(labels::JC_BIND).click();
+    idle(&mut h, "the checks with JumpCloud");
+    h.get_by_label("URL").click();
+    idle(&mut h, "the checks with a URL");
+    type_and_wait(&mut h, "API URL", jc.url());
+    type_and_wait(&mut h, labels::JC_API_KEY, &jc.api_key());
+
+    h.get_by_label("Advanced").click();
+    idle(&mut h, "the advanced options");
+    type_and_wait(&mut h, labels::MAPS, "S-1-5-21-1-2-3-513");
+    idle(&mut h, "the checks with a bad mapping");
+    let bad = check_row(&h, "SID mappings are OLD=NEW pairs");
+    assert!(bad.starts_with("FAIL"), "{bad}");
+    assert!(!enabled(&h, labels::MIGRATE), "a mapping is wrong");
+    shot(&mut h, "8-form-dpapi-jumpcloud");
+    h.get_by_label(labels::MAPS).click();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.key_press(egui::Key::Backspace);
+    idle(&mut h, "the checks of the full form");
+    for check in [
+        "DPAPI: what opens the master keys",
+        "JumpCloud options complete",
+        "JumpCloud user exists",
+        "JumpCloud knows this device",
+    ] {
+        let row = check_row(&h, check);
+        assert!(row.starts_with("PASS"), "{row}");
+    }
+    assert!(enabled(&h, labels::MIGRATE), "every check passed");
+
+    h.get_by_label(labels::MIGRATE).click();
+    wait(&mut h, "the migration", |app| app.finished().is_some());
+    let finished = h.state().finished().cloned().expect("finished");
+    assert!(finished.ok, "the migration failed: {:?}", finished.lines);
+    for field in [labels::OLD_PASSWORD, labels::JC_API_KEY] {
+        let value = h.get_by_label(field).value().unwrap_or_default();
+        assert!(value.is_empty(), "{field} still holds {} characters", value.len());
+    }
+    let written = std::fs::read_to_string(&log).expect("the window's log file");
+    for secret in [PASSWORD, OLD_PASSWORD, &jc.api_key()] {
+        assert!(!written.contains(secret), "a secret is in the log");
+    }
+
+    let bound = jc.associations();
+    assert!(
+        bound.iter().any(|a| a.user_id == user && a.system_id == system),
+        "alice2 bound to PC-1: {bound:?}"
+    );
+    jc.assert_no_violations();
+    let rows = admu_json(&["list", "--root", bed.r(), "--json"]);
+    let new_sid = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["account"].as_str().is_some_and(|a| a.ends_with("alice2")))
+        .and_then(|r| r["sid"].as_str())
+        .unwrap_or_else(|| panic!("no row of alice2 in {rows:#}"))
+        .to_string();
+    let out = expect_ok(
+        admu_with(
+            &["--json", "dpapi", "--root", bed.r(), "--sid", &new_sid],
+            &[("ADMU_OLD_PASSWORD", PASSWORD)],
+        ),
+        "admu dpapi on the new SID",
+    );
+    let listing = json_of(&out, "admu dpapi");
+    let keys = listing["master_keys"].as_array().expect("keys");
+    assert!(!keys.is_empty(), "{listing}");
+    for k in keys {
+        assert_eq!(k["opens"], true, "the new password opens every key: {listing}");
+    }
 }

@@ -1,13 +1,23 @@
 //! JumpCloud as the migration engine's device manager (`engine::device::DeviceManager`,
 //! with the `engine` feature): checks before anything changes, status on the system
 //! record while the migration runs, the bind after the commit.
+//!
+//! [`ManagerSettings::open`] turns what an admin chose (the API's address, an API key or
+//! the device's own signature, the bind options) into a manager for one volume; the
+//! CLI's `--jc-*` flags and the window's JumpCloud fields both end there.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use engine::device::{DeviceManager, DeviceReport, DeviceState};
 use engine::migrate::Check;
 
-use crate::client::Client;
+use crate::agent::{AgentConfig, AgentPaths};
+use crate::base_url::BaseUrl;
+use crate::client::{Auth, Client};
+use crate::secret::ApiKey;
+use crate::signing::SystemSigner;
 use crate::model::SystemUser;
 use crate::ops::DomainWait;
 use crate::status::{DescriptionEntry, MigrationState};
@@ -29,6 +39,83 @@ pub struct BindOptions {
     pub org_id: Option<String>,
     /// How long to wait for the device to be seen off the domain before binding.
     pub domain_wait: DomainWait,
+}
+
+/// How a manager authenticates.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// An administrator's API key.
+    ApiKey(ApiKey),
+    /// The device's own signature (the agent's `client.key` on the target).
+    SystemContext,
+}
+
+/// Everything a manager needs besides the volume.
+#[derive(Debug, Clone)]
+pub struct ManagerSettings {
+    pub base: BaseUrl,
+    pub credentials: Credentials,
+    pub options: BindOptions,
+}
+
+/// How long to wait for the device to be seen off the domain, polling at most every
+/// 30 seconds.
+pub fn domain_wait(secs: u64) -> DomainWait {
+    DomainWait {
+        poll_interval: Duration::from_secs(30.min(secs.max(1))),
+        timeout: Duration::from_secs(secs),
+    }
+}
+
+/// The API key in `text` (a file's or a variable's first line), or `None` when empty.
+pub fn api_key_from_text(text: &str) -> Option<ApiKey> {
+    let key = text.lines().next().unwrap_or_default().trim();
+    (!key.is_empty()).then(|| ApiKey::new(key))
+}
+
+/// The agent's files on the target: on the volume offline, in Program Files live.
+pub fn agent_paths(host: &dyn engine::host::Volume, offline: bool) -> AgentPaths {
+    if offline {
+        let dir = host
+            .host_path(r"C:\Program Files\JumpCloud\Plugins\Contrib")
+            .unwrap_or_else(|| PathBuf::from("Program Files/JumpCloud/Plugins/Contrib"));
+        AgentPaths::in_dir(&dir)
+    } else {
+        AgentPaths::windows_default()
+    }
+}
+
+impl ManagerSettings {
+    /// The manager for the device on `host`: JumpCloud knows a device by its agent's
+    /// system key, read from the agent's files on the target.
+    pub fn open(
+        self,
+        host: &dyn engine::host::Volume,
+        offline: bool,
+    ) -> Result<JumpCloudManager, String> {
+        let paths = agent_paths(host, offline);
+        let agent = AgentConfig::load(&paths.conf).map_err(|e| {
+            format!(
+                "{e}. JumpCloud identifies this device by its agent's system key: install the \
+                 agent first{}",
+                if offline { "" } else { " (--jc-install-agent)" }
+            )
+        })?;
+        let auth = match self.credentials {
+            Credentials::SystemContext => Auth::System(
+                SystemSigner::load(&agent, &paths.client_key).map_err(|e| e.to_string())?,
+            ),
+            Credentials::ApiKey(key) => Auth::ApiKey(key),
+        };
+        let client = Client::builder(self.base, auth)
+            .user_agent(format!("admu/{}", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(JumpCloudManager::new(
+            client,
+            agent.system_key.clone(),
+            self.options,
+        ))
+    }
 }
 
 /// The JumpCloud side of one migration.

@@ -7,32 +7,16 @@ use engine::host::MigrationHost;
 
 use crate::exit::{CommandError, Exit};
 
-/// Opens the offline host on `root`, or the live host without it.
+/// Opens the offline host on `root`, or the live host without it (the same opener as
+/// the window's).
 pub fn open(root: Option<&Path>) -> Result<Box<dyn MigrationHost>, CommandError> {
-    match root {
-        Some(root) => offline::OfflineHost::open(root)
-            .map(|h| Box::new(h) as Box<dyn MigrationHost>)
-            .map_err(|e| CommandError::new(Exit::Failed, e)),
-        None => live(),
-    }
-}
-
-#[cfg(windows)]
-fn live() -> Result<Box<dyn MigrationHost>, CommandError> {
-    windows_host::WindowsHost::open()
-        .map(|h| Box::new(h) as Box<dyn MigrationHost>)
-        .map_err(|e| CommandError::new(Exit::Failed, e))
-}
-
-#[cfg(not(windows))]
-fn live() -> Result<Box<dyn MigrationHost>, CommandError> {
-    Err(CommandError::new(
-        Exit::Usage,
-        anyhow::anyhow!(
-            "--root VOLUME is required here: without it admu works on the Windows it runs on, \
-             and this is not Windows. Mount the Windows volume (ntfs-3g) and give its mount point"
-        ),
-    ))
+    admu_gui::open_host(root).map_err(|e| {
+        let exit = match e {
+            admu_gui::OpenHostError::NeedsRoot => Exit::Usage,
+            admu_gui::OpenHostError::Open(_) => Exit::Failed,
+        };
+        CommandError::new(exit, e)
+    })
 }
 
 /// Keeps Windows awake while a mutating command works on the live system.

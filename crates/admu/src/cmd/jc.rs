@@ -4,13 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use engine::device::DeviceManager;
 use engine::host::Volume;
-use jumpcloud::manager::{BindOptions, JumpCloudManager};
-use jumpcloud::{AgentConfig, AgentPaths, ApiKey, BaseUrl, Client, DomainWait, Region};
+use jumpcloud::manager::{BindOptions, Credentials, ManagerSettings, api_key_from_text, domain_wait};
+use jumpcloud::{ApiKey, BaseUrl, Region};
 
 use crate::exit::{CommandError, Exit};
 
@@ -80,18 +79,6 @@ fn failed(e: impl std::fmt::Display) -> CommandError {
     CommandError::new(Exit::Failed, anyhow::anyhow!("{e}"))
 }
 
-/// The agent's files on the target: on the volume offline, in Program Files live.
-fn agent_paths(host: &dyn Volume, offline: bool) -> AgentPaths {
-    if offline {
-        let dir = host
-            .host_path(r"C:\Program Files\JumpCloud\Plugins\Contrib")
-            .unwrap_or_else(|| PathBuf::from("Program Files/JumpCloud/Plugins/Contrib"));
-        AgentPaths::in_dir(&dir)
-    } else {
-        AgentPaths::windows_default()
-    }
-}
-
 fn read_api_key(file: Option<&Path>) -> Result<ApiKey, CommandError> {
     let text = match file {
         Some(f) => std::fs::read_to_string(f)
@@ -100,11 +87,7 @@ fn read_api_key(file: Option<&Path>) -> Result<ApiKey, CommandError> {
             usage("the JumpCloud API key goes in the JC_API_KEY environment variable or a file given with --jc-api-key-file (never on the command line), or use --jc-system-context")
         })?,
     };
-    let key = text.lines().next().unwrap_or_default().trim().to_string();
-    if key.is_empty() {
-        return Err(usage("the JumpCloud API key is empty"));
-    }
-    Ok(ApiKey::new(key))
+    api_key_from_text(&text).ok_or_else(|| usage("the JumpCloud API key is empty"))
 }
 
 impl JcArgs {
@@ -153,41 +136,26 @@ impl JcArgs {
             (None, Some(JcRegion::In)) => Region::In.base_url(),
             (None, _) => Region::Us.base_url(),
         };
-        let paths = agent_paths(host, offline);
-        let agent = AgentConfig::load(&paths.conf).map_err(|e| {
-            failed(format!(
-                "{e}. JumpCloud identifies this device by its agent's system key: install the \
-                 agent first{}",
-                if offline { "" } else { " (--jc-install-agent)" }
-            ))
-        })?;
-        let client = if self.jc_system_context {
-            let signer =
-                jumpcloud::SystemSigner::load(&agent, &paths.client_key).map_err(failed)?;
-            Client::builder(base, jumpcloud::Auth::System(signer))
+        let credentials = if self.jc_system_context {
+            Credentials::SystemContext
         } else {
-            let key = read_api_key(self.jc_api_key_file.as_deref())?;
-            Client::builder(base, jumpcloud::Auth::ApiKey(key))
-        }
-        .user_agent(format!("admu/{}", env!("CARGO_PKG_VERSION")))
-        .build();
-        let options = BindOptions {
-            user: self.jc_user.clone().unwrap_or_else(|| to.to_string()),
-            bind: self.jc_bind,
-            admin: self.jc_admin,
-            primary_user: self.jc_primary_user,
-            report_status: self.jc_report_status,
-            org_id: self.jc_org_id.clone(),
-            domain_wait: DomainWait {
-                poll_interval: Duration::from_secs(30.min(self.jc_domain_wait.max(1))),
-                timeout: Duration::from_secs(self.jc_domain_wait),
+            Credentials::ApiKey(read_api_key(self.jc_api_key_file.as_deref())?)
+        };
+        let settings = ManagerSettings {
+            base,
+            credentials,
+            options: BindOptions {
+                user: self.jc_user.clone().unwrap_or_else(|| to.to_string()),
+                bind: self.jc_bind,
+                admin: self.jc_admin,
+                primary_user: self.jc_primary_user,
+                report_status: self.jc_report_status,
+                org_id: self.jc_org_id.clone(),
+                domain_wait: domain_wait(self.jc_domain_wait),
             },
         };
-        Ok(Some(Arc::new(JumpCloudManager::new(
-            client,
-            agent.system_key.clone(),
-            options,
-        ))))
+        let manager = settings.open(host, offline).map_err(failed)?;
+        Ok(Some(Arc::new(manager)))
     }
 }
 

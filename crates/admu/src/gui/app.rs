@@ -155,7 +155,7 @@ impl App {
             && let Some(from) = self.source()
             && self.checks.due(&ctx, now)
         {
-            let request = Box::new(self.form.request(&from));
+            let request = Box::new(self.form.submission(&from));
             let generation = self.checks.generation;
             self.worker.send(Job::Check {
                 generation,
@@ -324,7 +324,7 @@ impl App {
             self.touch(ui.ctx());
         }
         ui.add_space(8.0);
-        let own = [self.form.confirm_check()];
+        let own = self.form.own_checks();
         let selected = self.selected.is_some();
         let can_migrate = enabled && selected && self.checks.all_passed(&own);
         ui.horizontal(|ui| {
@@ -353,7 +353,7 @@ impl App {
             self.plan.waiting = true;
             self.worker.send(Job::Plan {
                 generation: self.checks.generation,
-                request: Box::new(self.form.request(&from)),
+                request: Box::new(self.form.submission(&from)),
             });
             self.tab = Tab::Plan;
         }
@@ -364,7 +364,7 @@ impl App {
             return;
         };
         let what = format!("{} -> {}", p.account, self.form.username.trim());
-        let request = Box::new(self.form.request(&from));
+        let request = Box::new(self.form.submission(&from));
         // The request holds the password now; the fields are zeroed.
         self.form.clear_passwords(ctx);
         let expected = match &self.plan.result {

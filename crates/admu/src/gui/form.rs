@@ -4,7 +4,10 @@
 use eframe::egui::{self, RichText};
 use engine::migrate::{Check, MigrateRequest, Secret};
 
+use crate::jc_form::JcForm;
+use crate::more_form::MoreForm;
 use crate::secret::SecretText;
+use crate::worker::Submission;
 
 /// The tooltip of an option that only the running Windows can carry out.
 pub const LIVE_ONLY: &str = "Needs the live system: run admu gui on the Windows it migrates, \
@@ -35,6 +38,9 @@ pub struct Form {
     pub leave_domain: bool,
     pub reboot: bool,
     pub reboot_secs: u32,
+    /// DPAPI and the advanced options.
+    pub more: MoreForm,
+    pub jc: JcForm,
 }
 
 impl Default for Form {
@@ -53,15 +59,20 @@ impl Default for Form {
             leave_domain: false,
             reboot: false,
             reboot_secs: 30,
+            more: MoreForm::default(),
+            jc: JcForm::default(),
         }
     }
 }
 
-/// The ids of the two password fields, to forget what egui kept of them.
-pub fn password_ids() -> [egui::Id; 2] {
+/// The ids of the secret fields (password, password again, the old password, the
+/// JumpCloud API key), to forget what egui kept of them.
+pub fn password_ids() -> [egui::Id; 4] {
     [
         egui::Id::unique("admu-password"),
         egui::Id::unique("admu-password-again"),
+        egui::Id::unique("admu-old-password"),
+        egui::Id::unique("admu-jc-api-key"),
     ]
 }
 
@@ -83,7 +94,26 @@ impl Form {
         req.block_logon = self.block_logon;
         req.leave_domain = self.leave_domain;
         req.reboot = self.reboot.then_some(self.reboot_secs);
+        self.more.apply(&mut req);
         req
+    }
+
+    /// The request and the JumpCloud settings, for the worker (which opens JumpCloud
+    /// on the machine it works on). Invalid JumpCloud fields are left out here and
+    /// shown failed by [`Form::own_checks`].
+    pub fn submission(&self, from: &str) -> Submission {
+        Submission {
+            request: self.request(from),
+            jumpcloud: self.jc.settings(self.username.trim()).ok().flatten(),
+        }
+    }
+
+    /// The window's own checks: what the CLI refuses before the engine sees it.
+    pub fn own_checks(&self) -> Vec<Check> {
+        let mut checks = vec![self.confirm_check()];
+        checks.extend(self.more.checks());
+        checks.extend(self.jc.check(self.username.trim()));
+        checks
     }
 
     /// The window's own check: the password was typed the same twice (the CLI reads
@@ -101,11 +131,13 @@ impl Form {
         }
     }
 
-    /// Zeroes both password fields and what egui kept of them.
+    /// Zeroes the secret fields and what egui kept of them.
     pub fn clear_passwords(&mut self, ctx: &egui::Context) {
-        let [a, b] = password_ids();
+        let [a, b, old, key] = password_ids();
         self.password.clear_field(ctx, a);
         self.confirm.clear_field(ctx, b);
+        self.more.clear_secrets(ctx, old);
+        self.jc.api_key.clear_field(ctx, key);
     }
 
     /// Draws the fields; true when any of them changed.
@@ -115,13 +147,20 @@ impl Form {
             changed |= self.account_ui(ui);
             ui.add_space(6.0);
             changed |= self.options_ui(ui, live);
+            ui.add_space(6.0);
+            let [.., old, key] = password_ids();
+            changed |= self.more.dpapi_ui(ui, old, !self.show_password);
+            ui.add_space(6.0);
+            changed |= self.jc.ui(ui, key);
+            ui.add_space(6.0);
+            changed |= self.more.advanced_ui(ui);
         });
         changed
     }
 
     fn account_ui(&mut self, ui: &mut egui::Ui) -> bool {
         let mut changed = false;
-        let [pw_id, confirm_id] = password_ids();
+        let [pw_id, confirm_id, ..] = password_ids();
         egui::Grid::new("account-grid")
             .num_columns(2)
             .spacing([8.0, 6.0])

@@ -12,7 +12,9 @@ mod capture;
 mod checks;
 mod confirm;
 mod form;
+mod jc_form;
 mod machine;
+mod more_form;
 mod plan;
 mod profiles;
 mod progress;
@@ -30,6 +32,8 @@ pub mod labels {
     pub use crate::app::{MIGRATE, SHOW_PLAN};
     pub use crate::confirm::{CANCEL, CLOSE_ANYWAY, CONFIRM_REVERT, KEEP_RUNNING};
     pub use crate::form::{CONFIRM, PASSWORD, SHOW_PASSWORD, USERNAME};
+    pub use crate::jc_form::{JC_API_KEY, JC_BIND, JC_REPORT, JC_SYSTEM_CONTEXT, JC_USER};
+    pub use crate::more_form::{ALLOW_PARTIAL, BACKUP_KEY, DPAPI, MAPS, OLD_PASSWORD, TO_EXISTING};
     pub use crate::machine::RECOVER;
     pub use crate::plan::{FILTER, REFRESH};
     pub use crate::profiles::{RELOAD, SIZES};
@@ -74,26 +78,52 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
 
-/// The machine a job works on: the offline host on `root`, or the live host without
-/// it; the same hosts and error texts as the CLI's `--root`.
-pub fn open_host(root: Option<&Path>) -> anyhow::Result<Box<dyn MigrationHost>> {
+/// Why the machine could not be opened: the CLI maps these to its exit codes (usage,
+/// failed), the window shows the text.
+#[derive(Debug)]
+pub enum OpenHostError {
+    /// No `--root`, and this is not Windows: there is no live host here.
+    NeedsRoot,
+    /// The volume or the live system could not be opened.
+    Open(anyhow::Error),
+}
+
+impl std::fmt::Display for OpenHostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenHostError::NeedsRoot => f.write_str(
+                "--root VOLUME is required here: without it admu works on the Windows it runs \
+                 on, and this is not Windows. Mount the Windows volume (ntfs-3g) and give its \
+                 mount point",
+            ),
+            OpenHostError::Open(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenHostError {}
+
+/// The machine a command or a job works on: the offline host on `root`, or the live
+/// host without it. The CLI's `--root` and the window open hosts only through this.
+pub fn open_host(root: Option<&Path>) -> Result<Box<dyn MigrationHost>, OpenHostError> {
     match root {
-        Some(root) => Ok(Box::new(offline::OfflineHost::open(root)?)),
+        Some(root) => offline::OfflineHost::open(root)
+            .map(|h| Box::new(h) as Box<dyn MigrationHost>)
+            .map_err(|e| OpenHostError::Open(e.into())),
         None => live_host(),
     }
 }
 
 #[cfg(windows)]
-fn live_host() -> anyhow::Result<Box<dyn MigrationHost>> {
-    Ok(Box::new(windows_host::WindowsHost::open()?))
+fn live_host() -> Result<Box<dyn MigrationHost>, OpenHostError> {
+    windows_host::WindowsHost::open()
+        .map(|h| Box::new(h) as Box<dyn MigrationHost>)
+        .map_err(|e| OpenHostError::Open(e.into()))
 }
 
 #[cfg(not(windows))]
-fn live_host() -> anyhow::Result<Box<dyn MigrationHost>> {
-    Err(anyhow::anyhow!(
-        "--root VOLUME is required here: without it admu works on the Windows it runs on, \
-         and this is not Windows. Mount the Windows volume (ntfs-3g) and give its mount point"
-    ))
+fn live_host() -> Result<Box<dyn MigrationHost>, OpenHostError> {
+    Err(OpenHostError::NeedsRoot)
 }
 
 impl eframe::App for App {

@@ -22,6 +22,26 @@ use engine::profiles::{DiscoverOptions, Profile, discover};
 
 use crate::capture::{LogLine, Tee};
 
+/// A migration as the form describes it: the engine's request, and the JumpCloud
+/// settings the worker turns into its device manager on the machine it opens.
+#[derive(Debug)]
+pub struct Submission {
+    pub request: MigrateRequest,
+    pub jumpcloud: Option<jumpcloud::manager::ManagerSettings>,
+}
+
+impl Submission {
+    /// The request with its device manager (JumpCloud's, opened as the CLI opens it).
+    fn prepare(self, host: &dyn engine::host::MigrationHost) -> Result<MigrateRequest, String> {
+        let mut request = self.request;
+        if let Some(settings) = self.jumpcloud {
+            let manager = settings.open(host, host.live().is_none())?;
+            request.device = Some(Arc::new(manager));
+        }
+        Ok(request)
+    }
+}
+
 /// What the window asks of the engine.
 #[derive(Debug)]
 pub enum Job {
@@ -32,15 +52,15 @@ pub enum Job {
     /// Every preflight check of the form as it was at `generation`.
     Check {
         generation: u64,
-        request: Box<MigrateRequest>,
+        request: Box<Submission>,
     },
     /// The dry run of the form as it was at `generation`.
     Plan {
         generation: u64,
-        request: Box<MigrateRequest>,
+        request: Box<Submission>,
     },
     Migrate {
-        request: Box<MigrateRequest>,
+        request: Box<Submission>,
     },
     /// Undo the committed migration to this account (name or SID).
     Revert {
@@ -242,7 +262,7 @@ fn shown(e: impl Into<anyhow::Error>) -> String {
 }
 
 fn do_job(root: Option<&std::path::Path>, job: Job, send: &Replier) {
-    let host = crate::open_host(root).map_err(|e| format!("{e:#}"));
+    let host = crate::open_host(root).map_err(|e| e.to_string());
     match job {
         Job::Load { sizes } => send(Reply::Loaded(Box::new(host.map(|h| load(&*h, sizes))))),
         Job::Check {
@@ -250,6 +270,7 @@ fn do_job(root: Option<&std::path::Path>, job: Job, send: &Replier) {
             request,
         } => {
             let result = host.and_then(|h| {
+                let request = request.prepare(&*h)?;
                 migrate::preflight(&*h, &request)
                     .map(|p| p.checks)
                     .map_err(shown)
@@ -260,22 +281,26 @@ fn do_job(root: Option<&std::path::Path>, job: Job, send: &Replier) {
             generation,
             request,
         } => {
-            let result = host.and_then(|h| migrate::plan(&*h, &request).map_err(shown));
+            let result = host.and_then(|h| {
+                let request = request.prepare(&*h)?;
+                migrate::plan(&*h, &request).map_err(shown)
+            });
             send(Reply::Planned {
                 generation,
                 result: Box::new(result),
             });
         }
-        Job::Migrate { mut request } => {
+        Job::Migrate { request } => {
             let progress = send.clone();
-            request.progress = Some(ProgressSink(Arc::new(move |e: &ProgressEvent| {
-                progress(Reply::Progress(e.clone()))
-            })));
-            let finished = match host {
-                Ok(mut h) => run_migrate(&mut *h, &request),
+            let finished = match host.and_then(|h| request.prepare(&*h).map(|r| (h, r))) {
+                Ok((mut h, mut request)) => {
+                    request.progress = Some(ProgressSink(Arc::new(move |e: &ProgressEvent| {
+                        progress(Reply::Progress(e.clone()))
+                    })));
+                    run_migrate(&mut *h, &request)
+                }
                 Err(e) => failed(e),
             };
-            drop(request);
             send(Reply::Finished {
                 run: RunKind::Migrate,
                 finished,

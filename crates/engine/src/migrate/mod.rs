@@ -38,9 +38,15 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::profiles::{DiscoverOptions, Profile, ProfileState, discover};
 
-/// A password, kept out of `Debug` output and logs.
+/// A password, kept out of `Debug` output and logs, and zeroed when dropped.
 #[derive(Clone)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
