@@ -420,7 +420,11 @@ fn gui_carries_saved_passwords_and_binds_in_jumpcloud() {
     assert!(finished.ok, "the migration failed: {:?}", finished.lines);
     for field in [labels::OLD_PASSWORD, labels::JC_API_KEY] {
         let value = h.get_by_label(field).value().unwrap_or_default();
-        assert!(value.is_empty(), "{field} still holds {} characters", value.len());
+        assert!(
+            value.is_empty(),
+            "{field} still holds {} characters",
+            value.len()
+        );
     }
     let written = std::fs::read_to_string(&log).expect("the window's log file");
     for secret in [PASSWORD, OLD_PASSWORD, &jc.api_key()] {
@@ -429,7 +433,9 @@ fn gui_carries_saved_passwords_and_binds_in_jumpcloud() {
 
     let bound = jc.associations();
     assert!(
-        bound.iter().any(|a| a.user_id == user && a.system_id == system),
+        bound
+            .iter()
+            .any(|a| a.user_id == user && a.system_id == system),
         "alice2 bound to PC-1: {bound:?}"
     );
     jc.assert_no_violations();
@@ -453,6 +459,9 @@ fn gui_carries_saved_passwords_and_binds_in_jumpcloud() {
     let keys = listing["master_keys"].as_array().expect("keys");
     assert!(!keys.is_empty(), "{listing}");
     for k in keys {
-        assert_eq!(k["opens"], true, "the new password opens every key: {listing}");
+        assert_eq!(
+            k["opens"], true,
+            "the new password opens every key: {listing}"
+        );
     }
 }

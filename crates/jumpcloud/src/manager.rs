@@ -16,10 +16,10 @@ use engine::migrate::Check;
 use crate::agent::{AgentConfig, AgentPaths};
 use crate::base_url::BaseUrl;
 use crate::client::{Auth, Client};
-use crate::secret::ApiKey;
-use crate::signing::SystemSigner;
 use crate::model::SystemUser;
 use crate::ops::DomainWait;
+use crate::secret::ApiKey;
+use crate::signing::SystemSigner;
 use crate::status::{DescriptionEntry, MigrationState};
 
 /// What the migration asks of JumpCloud.

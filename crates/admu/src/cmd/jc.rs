@@ -8,7 +8,9 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use engine::device::DeviceManager;
 use engine::host::Volume;
-use jumpcloud::manager::{BindOptions, Credentials, ManagerSettings, api_key_from_text, domain_wait};
+use jumpcloud::manager::{
+    BindOptions, Credentials, ManagerSettings, api_key_from_text, domain_wait,
+};
 use jumpcloud::{ApiKey, BaseUrl, Region};
 
 use crate::exit::{CommandError, Exit};

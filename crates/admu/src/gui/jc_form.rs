@@ -86,7 +86,11 @@ impl JcForm {
         }
         let typed = api_key_from_text(self.api_key.as_str());
         typed
-            .or_else(|| std::env::var(API_KEY_VAR).ok().and_then(|t| api_key_from_text(&t)))
+            .or_else(|| {
+                std::env::var(API_KEY_VAR)
+                    .ok()
+                    .and_then(|t| api_key_from_text(&t))
+            })
             .map(Credentials::ApiKey)
             .ok_or_else(|| {
                 format!(
@@ -273,6 +277,9 @@ mod tests {
         let s = f.settings("alice").unwrap().unwrap();
         assert_eq!(s.options.user, "jane.doe");
         assert!(matches!(&s.credentials, Credentials::ApiKey(k) if k.expose() == "jcsk-0123"));
-        assert!(!format!("{f:?}").contains("jcsk-0123"), "Debug shows no key");
+        assert!(
+            !format!("{f:?}").contains("jcsk-0123"),
+            "Debug shows no key"
+        );
     }
 }

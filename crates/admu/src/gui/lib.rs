@@ -33,8 +33,8 @@ pub mod labels {
     pub use crate::confirm::{CANCEL, CLOSE_ANYWAY, CONFIRM_REVERT, KEEP_RUNNING};
     pub use crate::form::{CONFIRM, PASSWORD, SHOW_PASSWORD, USERNAME};
     pub use crate::jc_form::{JC_API_KEY, JC_BIND, JC_REPORT, JC_SYSTEM_CONTEXT, JC_USER};
-    pub use crate::more_form::{ALLOW_PARTIAL, BACKUP_KEY, DPAPI, MAPS, OLD_PASSWORD, TO_EXISTING};
     pub use crate::machine::RECOVER;
+    pub use crate::more_form::{ALLOW_PARTIAL, BACKUP_KEY, DPAPI, MAPS, OLD_PASSWORD, TO_EXISTING};
     pub use crate::plan::{FILTER, REFRESH};
     pub use crate::profiles::{RELOAD, SIZES};
     pub use crate::progress::{CLOSE, OPEN_LOG};

@@ -133,7 +133,10 @@ impl MoreForm {
                 changed |= ui.add(edit).labelled_by(label.id).changed();
             });
             changed |= ui
-                .checkbox(&mut self.dpapi_partial, "Carry the keys that open, leave the rest")
+                .checkbox(
+                    &mut self.dpapi_partial,
+                    "Carry the keys that open, leave the rest",
+                )
                 .on_hover_text("--dpapi-partial")
                 .changed();
         });
@@ -203,11 +206,17 @@ mod tests {
         assert!(req.to_existing && req.replace_existing_profile && req.allow_partial);
         assert_eq!(req.extra_map.len(), 1);
         assert!(f.checks().iter().all(|c| c.passed), "{:?}", f.checks());
-        assert!(!format!("{f:?}").contains("Old-Pw1"), "Debug shows no password");
+        assert!(
+            !format!("{f:?}").contains("Old-Pw1"),
+            "Debug shows no password"
+        );
 
         f.maps = "S-1-5-21-1-2-3-513".into();
         let bad = f.checks();
-        assert!(bad.iter().any(|c| !c.passed && c.name.starts_with("SID")), "{bad:?}");
+        assert!(
+            bad.iter().any(|c| !c.passed && c.name.starts_with("SID")),
+            "{bad:?}"
+        );
         f.use_backup_key = true;
         f.backup_key = "/keys/corp.pvk".into();
         f.apply(&mut req);
