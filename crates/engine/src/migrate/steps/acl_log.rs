@@ -15,6 +15,15 @@ use crate::journal::create_private_file;
 /// How often the log is made durable when every change can be found again anyway.
 const SYNC_EVERY: u64 = 512;
 
+/// Whether the end of a descriptor log may be missing after a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// Every entry was made durable before its file changed: all of it must be readable.
+    Durable,
+    /// Entries were made durable in batches; the caller finds the rest another way.
+    MayBeLost,
+}
+
 /// One line of the descriptor log.
 #[derive(Debug, Serialize, Deserialize)]
 struct LogEntry {
@@ -105,24 +114,48 @@ fn inside(path: &str, allowed: &[String]) -> bool {
 /// path must lie below one of `allowed` (relative to the volume root), each descriptor
 /// must be valid hex and parse. Only a torn last line (no newline) is skipped. `each`
 /// gets (relative path, old, new).
+///
+/// With [`Tail::MayBeLost`] (a log not made durable entry by entry, whose changes the
+/// caller can find again without it), a log that cannot be read to its end (a volume
+/// cut off mid-append returns I/O errors there, as ntfs-3g does after its daemon dies)
+/// ends the read with a warning instead of failing the undo.
 pub(crate) fn read_descriptor_log(
     log: &Path,
     allowed: &[String],
+    tail: Tail,
     mut each: impl FnMut(&str, Vec<u8>, Vec<u8>) -> Result<()>,
 ) -> Result<u64> {
+    let lost = |e: std::io::Error, count: u64| -> Result<u64> {
+        if tail == Tail::MayBeLost {
+            tracing::warn!(
+                log = %log.display(),
+                "the descriptor log cannot be read past entry {count} ({e}); the rest is \
+                 found by SID"
+            );
+            Ok(count)
+        } else {
+            Err(Error::Journal(format!(
+                "{}: cannot be read ({e}); every entry of this log was made durable before \
+                 its file changed, so the volume is damaged. Check it (chkdsk, or ntfsfix on \
+                 Linux) and run recover again",
+                log.display()
+            )))
+        }
+    };
     let file = match std::fs::File::open(log) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(Error::io(log)(e)),
+        Err(e) => return lost(e, 0),
     };
     let mut reader = std::io::BufReader::new(file);
     let mut line = Vec::new();
     let (mut offset, mut count) = (0u64, 0u64);
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(Error::io(log))?;
+        let n = match reader.read_until(b'\n', &mut line) {
+            Ok(n) => n,
+            Err(e) => return lost(e, count),
+        };
         if n == 0 || line.last() != Some(&b'\n') {
             break; // end, or a torn last line whose file was never written
         }
@@ -162,10 +195,11 @@ pub(crate) fn restore_from_log(
     root: &Path,
     log: &Path,
     allowed: &[String],
+    tail: Tail,
 ) -> Result<u64> {
     let mut buf = Vec::new();
     let mut restored = 0;
-    read_descriptor_log(log, allowed, |rel, old, new| {
+    read_descriptor_log(log, allowed, tail, |rel, old, new| {
         let path = super::super::absolute(root, rel)?;
         if backend.read(&path, &mut buf).is_err() {
             tracing::warn!(path = %path.display(), "cannot read the descriptor to restore it");
@@ -196,5 +230,21 @@ mod tests {
         assert!(!inside(r"Users\alice2\x", &allowed));
         assert!(!inside(r"Users\alice\..\bob", &allowed));
         assert!(!inside(r"Windows\System32\config\SAM", &allowed));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unreadable_log_is_an_error_unless_its_tail_may_be_lost() {
+        // A directory opens but cannot be read: the stand-in for a log whose clusters a
+        // crash left unreadable.
+        let dir = std::env::temp_dir().join(format!("admu-acl-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let allowed = vec![r"Users\alice".to_string()];
+        let lost = read_descriptor_log(&dir, &allowed, Tail::MayBeLost, |_, _, _| Ok(()));
+        assert_eq!(lost.unwrap(), 0);
+        let durable = read_descriptor_log(&dir, &allowed, Tail::Durable, |_, _, _| Ok(()));
+        let message = durable.unwrap_err().to_string();
+        assert!(message.contains("run recover again"), "{message}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use ntsec::{SidMap, TreeOptions};
 
-use super::acl_log::{DescriptorLog, read_descriptor_log, restore_from_log};
+use super::acl_log::{DescriptorLog, Tail, read_descriptor_log, restore_from_log};
 use super::{CheckContext, PlanContext, RunContext, Step, StepPlan, Trace, UndoContext};
 use crate::census::{decode_xml, elements};
 use crate::convert::replace_sid_text;
@@ -234,7 +234,12 @@ impl Step for OutsideProfile {
                     }
                 }
             }
-            read_descriptor_log(&cx.backups.join(LOG), &i.places, |_, _, _| Ok(()))?;
+            read_descriptor_log(
+                &cx.backups.join(LOG),
+                &i.places,
+                Tail::Durable,
+                |_, _, _| Ok(()),
+            )?;
         }
         Ok(())
     }
@@ -255,7 +260,13 @@ impl Step for OutsideProfile {
             return Ok(());
         }
         if let Some(backend) = cx.host.file_security() {
-            restore_from_log(backend, &cx.root, &cx.backups.join(LOG), &i.places)?;
+            restore_from_log(
+                backend,
+                &cx.root,
+                &cx.backups.join(LOG),
+                &i.places,
+                Tail::Durable,
+            )?;
         }
         for r in i.renames.iter().rev() {
             let from = cx.path(&r.from)?;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::acl_log::{DescriptorLog, read_descriptor_log, restore_from_log};
+use super::acl_log::{DescriptorLog, Tail, read_descriptor_log, restore_from_log};
 use super::{CheckContext, PlanContext, RunContext, Step, StepPlan, Trace, UndoContext};
 use crate::error::{Error, Result};
 use crate::journal::record::{Done, Intent, StepId, TreeDone, TreeIntent, UndoHow};
@@ -147,6 +147,7 @@ impl Step for ProfileTree {
             read_descriptor_log(
                 &cx.backups.join(&intent.log),
                 std::slice::from_ref(&intent.folder),
+                log_tail(intent),
                 |_, _, _| Ok(()),
             )?;
         }
@@ -178,6 +179,7 @@ impl Step for ProfileTree {
             &cx.root,
             &cx.backups.join(&intent.log),
             std::slice::from_ref(&intent.folder),
+            log_tail(intent),
         )?;
         // Entries lost with the unsynced tail of the log: a brand-new SID names exactly
         // the files admu changed, so mapping it back restores them.
@@ -241,6 +243,16 @@ fn deny_for_test(inner: &dyn FileSecurity) -> Option<DenyWrites<'_>> {
     }
     let name = std::env::var("ADMU_TEST_DENY_DESCRIPTOR").ok()?;
     Some(DenyWrites { inner, name })
+}
+
+/// A log of changes that introduced a brand-new SID is synced in batches: what is lost
+/// of it is found again by that SID (see `undo`).
+fn log_tail(intent: &TreeIntent) -> Tail {
+    if intent.sid_is_new {
+        Tail::MayBeLost
+    } else {
+        Tail::Durable
+    }
 }
 
 fn check_log_name(name: &str) -> Result<()> {
