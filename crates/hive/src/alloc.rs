@@ -97,11 +97,14 @@ impl Hive {
     }
 
     fn write_size(&mut self, cell: u32, size: i32) {
-        write_u32(&mut self.data, BASE_BLOCK_SIZE + cell as usize, size as u32);
+        let at = BASE_BLOCK_SIZE + cell as usize;
+        self.dirty.mark(at, at + 4);
+        write_u32(&mut self.data, at, size as u32);
     }
 
     fn zero(&mut self, from: u32, len: u32) {
         let at = BASE_BLOCK_SIZE + from as usize;
+        self.dirty.mark(at, at + len as usize);
         if let Some(area) = self.data.get_mut(at..at + len as usize) {
             area.fill(0);
         }
@@ -148,6 +151,8 @@ impl Hive {
             self.data.resize(end, 0);
         }
         let at = BASE_BLOCK_SIZE + start as usize;
+        self.dirty.mark(at, at + bin_size as usize);
+        self.dirty.mark(0, BASE_BLOCK_SIZE);
         self.data[at..at + bin_size as usize].fill(0);
         self.data[at..at + 4].copy_from_slice(b"hbin");
         write_u32(&mut self.data, at + 4, start);

@@ -385,6 +385,7 @@ impl Hive {
             }
         }
         if is_root {
+            self.dirty.mark(0, crate::base::BASE_BLOCK_SIZE);
             write_u32(&mut self.data, crate::base::off::ROOT, moved);
             return Ok(moved);
         }

@@ -72,6 +72,11 @@ pub struct Hive {
     pub(crate) logs_found: Vec<PathBuf>,
     pub(crate) replay: Option<ReplayReport>,
     pub(crate) alloc: Option<crate::alloc::FreeCells>,
+    /// The 4 KiB pages of `data` changed since it was read, so a save can copy the
+    /// others from the file (`write.rs`).
+    pub(crate) dirty: crate::write::DirtyPages,
+    /// The file `data` was read from, byte for byte (no log replayed), as it was then.
+    pub(crate) source: Option<crate::write::Source>,
 }
 
 impl Hive {
@@ -83,10 +88,7 @@ impl Hive {
     /// Opens a hive file with explicit options.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Hive> {
         let path = path.as_ref();
-        let data = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let (data, source) = crate::write::Source::read(path)?;
         let logs_found = if options.use_logs {
             find_logs(path)?
         } else {
@@ -104,6 +106,9 @@ impl Hive {
             Hive::from_parts(data, &logs, options.use_logs).map_err(|e| e.in_file(path))?;
         hive.path = Some(path.to_path_buf());
         hive.logs_found = logs_found;
+        if hive.replay.is_none() {
+            hive.source = Some(source);
+        }
         Ok(hive)
     }
 
@@ -137,6 +142,8 @@ impl Hive {
             logs_found: Vec::new(),
             replay,
             alloc: None,
+            dirty: crate::write::DirtyPages::default(),
+            source: None,
         };
         hive.root()?;
         Ok(hive)
@@ -252,6 +259,7 @@ impl Hive {
     pub(crate) fn cell_mut(&mut self, cell: u32) -> Result<&mut [u8]> {
         let size = self.cell_size(cell)?;
         let at = BASE_BLOCK_SIZE + cell as usize;
+        self.dirty.mark(at, at + size as usize);
         self.data
             .get_mut(at + 4..at + size as usize)
             .ok_or_else(|| Error::corrupt(cell, "cell past end of file"))

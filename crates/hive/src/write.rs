@@ -2,6 +2,13 @@
 //! file beside the target, fsynced, and renamed over it, so the target is either the old
 //! file or the complete new one, never half of each.
 //!
+//! Unchanged pages are not rewritten from memory: when the hive was read from a file
+//! that is still as it was (length and modification time) and no log was replayed, the
+//! temporary file is first a copy of that file (`std::io::copy` between files, which is
+//! `copy_file_range` on Linux and a plain copy elsewhere), then the base block and every
+//! 4 KiB page changed since ([`DirtyPages`]) are written over it. Otherwise every byte
+//! is written. Either way the result is the same bytes, fsynced before the rename.
+//!
 //! Transaction logs: after the primary is safely in place, `save` empties `.LOG1`/`.LOG2`
 //! (truncates them to 0 bytes, keeping the files and their security), which is what a
 //! clean hive with nothing left to recover looks like. The primary is clean, so Windows
@@ -16,8 +23,9 @@
 //! to apply those transactions to a hive that no longer matches them.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::base::{self, off, read_u32, write_u32, write_u64};
 use crate::edit::filetime_now;
@@ -126,7 +134,17 @@ impl Hive {
             )));
         }
         let sequence = self.finish_base_block();
-        write_atomically(path, &self.data, options.before_rename)?;
+        match self.source.as_ref().filter(|s| s.unchanged()) {
+            Some(source) => {
+                write_patched(path, source, &self.data, &self.dirty, options.before_rename)?
+            }
+            None => write_atomically(path, &self.data, options.before_rename)?,
+        }
+        if self.source.as_ref().is_some_and(|s| s.path == path) {
+            // The file is now exactly `data`.
+            self.source = Source::of(path, self.data.len() as u64);
+            self.dirty = DirtyPages::default();
+        }
         Ok(SaveReport {
             path: path.to_path_buf(),
             bytes: self.data.len() as u64,
@@ -136,12 +154,93 @@ impl Hive {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-pub fn write_atomically(
-    path: &Path,
-    bytes: &[u8],
-    before_rename: Option<BeforeRename<'_>>,
-) -> Result<()> {
+/// The size of the pages [`DirtyPages`] tracks.
+const PAGE: usize = 4096;
+
+/// The 4 KiB pages of a hive's bytes changed since they were read (one bit each).
+#[derive(Debug, Clone, Default)]
+pub struct DirtyPages(Vec<u64>);
+
+impl DirtyPages {
+    /// Marks the bytes `from..to` changed.
+    pub(crate) fn mark(&mut self, from: usize, to: usize) {
+        if to <= from {
+            return;
+        }
+        let (first, last) = (from / PAGE, (to - 1) / PAGE);
+        if self.0.len() <= last / 64 {
+            self.0.resize(last / 64 + 1, 0);
+        }
+        for page in first..=last {
+            self.0[page / 64] |= 1 << (page % 64);
+        }
+    }
+
+    /// The changed pages as byte ranges (runs merged), clipped to `len`.
+    fn ranges(&self, len: usize) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for (w, bits) in self.0.iter().enumerate().filter(|(_, b)| **b != 0) {
+            for bit in (0..64).filter(|b| bits & (1 << b) != 0) {
+                let from = (w * 64 + bit) * PAGE;
+                let to = (from + PAGE).min(len);
+                if from >= to {
+                    continue;
+                }
+                match out.last_mut() {
+                    Some(last) if last.1 == from => last.1 = to,
+                    _ => out.push((from, to)),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The file a hive's bytes were read from, as it was then.
+#[derive(Debug, Clone)]
+pub struct Source {
+    path: PathBuf,
+    len: u64,
+    modified: SystemTime,
+}
+
+impl Source {
+    /// Reads a file, noting its length and modification time first.
+    pub(crate) fn read(path: &Path) -> Result<(Vec<u8>, Source)> {
+        let mut file = File::open(path).map_err(io_err(path))?;
+        let meta = file.metadata().map_err(io_err(path))?;
+        let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut data).map_err(io_err(path))?;
+        let source = Source {
+            path: path.to_path_buf(),
+            len: data.len() as u64,
+            // Without a modification time the file can never be trusted unchanged.
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        };
+        Ok((data, source))
+    }
+
+    /// The file at `path` as it is now, when it is `len` bytes long.
+    fn of(path: &Path, len: u64) -> Option<Source> {
+        let meta = std::fs::metadata(path).ok()?;
+        (meta.len() == len).then_some(Source {
+            path: path.to_path_buf(),
+            len,
+            modified: meta.modified().ok()?,
+        })
+    }
+
+    /// Whether the file still has the length and modification time it had.
+    fn unchanged(&self) -> bool {
+        self.modified != SystemTime::UNIX_EPOCH
+            && std::fs::metadata(&self.path).is_ok_and(|m| {
+                m.len() == self.len && m.modified().is_ok_and(|t| t == self.modified)
+            })
+    }
+}
+
+/// The temporary file beside `path` (and its folder) that a save writes first.
+fn temp_path(path: &Path) -> Result<(PathBuf, PathBuf)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -154,21 +253,79 @@ pub fn write_atomically(
         name.to_string_lossy(),
         std::process::id()
     ));
+    Ok((dir, tmp))
+}
+
+/// Fsyncs the temporary file, runs the hook, renames it over `path`, fsyncs the folder;
+/// on any error the temporary file is removed and `path` left as it was.
+fn finish_atomically(
+    dir: &Path,
+    tmp: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut File) -> Result<()>,
+    before_rename: Option<BeforeRename<'_>>,
+) -> Result<()> {
     let result = (|| {
-        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+        let mut f = File::create(tmp).map_err(io_err(tmp))?;
+        write(&mut f)?;
+        f.sync_all().map_err(io_err(tmp))?;
         drop(f);
         if let Some(hook) = before_rename {
-            hook(&tmp, path).map_err(io_err(path))?;
+            hook(tmp, path).map_err(io_err(path))?;
         }
-        std::fs::rename(&tmp, path).map_err(io_err(path))?;
-        sync_dir(&dir)
+        std::fs::rename(tmp, path).map_err(io_err(path))?;
+        sync_dir(dir)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    before_rename: Option<BeforeRename<'_>>,
+) -> Result<()> {
+    let (dir, tmp) = temp_path(path)?;
+    let write = |f: &mut File| f.write_all(bytes).map_err(io_err(&tmp));
+    finish_atomically(&dir, &tmp, path, write, before_rename)
+}
+
+/// Writes `bytes` to `path` like [`write_atomically`], copying the pages not in `dirty`
+/// from `source` (which holds the bytes they had when read) instead of from memory.
+fn write_patched(
+    path: &Path,
+    source: &Source,
+    bytes: &[u8],
+    dirty: &DirtyPages,
+    before_rename: Option<BeforeRename<'_>>,
+) -> Result<()> {
+    let (dir, tmp) = temp_path(path)?;
+    let write = |f: &mut File| {
+        let from = File::open(&source.path).map_err(io_err(&source.path))?;
+        let keep = source.len.min(bytes.len() as u64);
+        let copied = std::io::copy(&mut (&from).take(keep), f).map_err(io_err(&tmp))?;
+        if copied != keep {
+            return Err(Error::Invalid(format!(
+                "{}: shorter than when it was read ({copied} of {keep} bytes)",
+                source.path.display()
+            )));
+        }
+        let keep = usize::try_from(keep).map_err(|_| Error::TooLarge)?;
+        let mut ranges = dirty.ranges(bytes.len());
+        ranges.push((0, PAGE.min(bytes.len())));
+        if bytes.len() > keep {
+            ranges.push((keep, bytes.len()));
+        }
+        for (at, end) in ranges {
+            f.seek(SeekFrom::Start(at as u64)).map_err(io_err(&tmp))?;
+            f.write_all(&bytes[at..end]).map_err(io_err(&tmp))?;
+        }
+        Ok(())
+    };
+    finish_atomically(&dir, &tmp, path, write, before_rename)
 }
 
 /// Makes a rename durable: fsync of the directory (a no-op where directories cannot be

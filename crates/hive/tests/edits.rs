@@ -619,6 +619,12 @@ fn run_edit_sequences(test: &str, fixture: &str, cases: u32, seed: u64, max_ops:
         let file = dir.path().join(format!("case{}.dat", case_no.get()));
         h.save_as(&file)
             .map_err(|e| TestCaseError::fail(format!("save_as: {e}")))?;
+        // A clean fixture's pages are copied from its file and only the changed ones
+        // written from memory: the file must still be exactly the hive in memory.
+        prop_assert!(
+            std::fs::read(&file).unwrap() == h.as_bytes(),
+            "the saved file differs from the hive in memory"
+        );
         let back = Hive::open_with(&file, OpenOptions { use_logs: false })
             .map_err(|e| TestCaseError::fail(format!("reopen: {e}")))?;
         prop_assert!(!back.on_disk().dirty(), "saved hive is dirty");
