@@ -75,6 +75,16 @@ impl<E: Into<anyhow::Error>> From<E> for CommandError {
     }
 }
 
+/// A flag or its value is wrong (exit 2).
+pub fn usage(e: impl std::fmt::Display) -> CommandError {
+    CommandError::new(Exit::Usage, anyhow::anyhow!("{e}"))
+}
+
+/// The work itself failed (exit 1).
+pub fn failed(e: impl std::fmt::Display) -> CommandError {
+    CommandError::new(Exit::Failed, anyhow::anyhow!("{e}"))
+}
+
 /// The exit code of an engine error that stopped a command before it changed anything.
 pub fn engine_error(e: engine::Error) -> CommandError {
     let exit = match &e {

@@ -44,6 +44,10 @@ enum Command {
     Check(Box<cmd::migrate::CheckArgs>),
     /// Convert a domain or Entra profile in place to a local account (journaled).
     Migrate(Box<cmd::migrate::MigrateArgs>),
+    /// Fleets through JumpCloud Commands: discover, plan from ADMU's CSV, run, status.
+    Fleet(cmd::fleet::FleetArgs),
+    /// Report this device's domain and Entra profiles into its JumpCloud description.
+    Report(cmd::report::ReportArgs),
     /// Undo a completed migration exactly.
     Revert(cmd::migrate::RevertArgs),
     /// Roll back an interrupted migration from its journal.
@@ -98,6 +102,8 @@ fn run(cli: Cli) -> Result<Exit, CommandError> {
         Command::List(args) => cmd::list::run(args, cli.json),
         Command::Check(args) => cmd::migrate::check(*args, cli.json),
         Command::Migrate(args) => cmd::migrate::migrate(*args, cli.json),
+        Command::Fleet(args) => cmd::fleet::run(args, cli.json),
+        Command::Report(args) => cmd::report::run(args, cli.json),
         Command::Revert(args) => cmd::migrate::revert(args, cli.json),
         Command::Recover(args) => cmd::migrate::recover(args, cli.json),
         Command::Sids(args) => cmd::sids::run(args, cli.json),

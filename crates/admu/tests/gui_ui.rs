@@ -85,9 +85,9 @@ fn shot(h: &mut Harness<'static, App>, name: &str) {
 
 fn type_into(h: &mut Harness<'static, App>, label: &str, text: &str) {
     h.get_by_label(label).click();
-    h.run();
+    idle(h, label);
     h.get_by_label(label).type_text(text);
-    h.run();
+    idle(h, label);
 }
 
 /// Types into a field while the checks may be running (a spinner: `run` would not
@@ -151,12 +151,12 @@ fn gui_migrates_plans_and_reverts_a_profile() {
 fn fill_in_a_taken_name(h: &mut Harness<'static, App>, bed: &Bed) {
     let alice = format!("{ALICE} ({}.bak)", bed.alice_sid());
     h.get_by_label(&alice).click();
-    h.run();
+    idle(h, "alice's profile");
     assert!(!enabled(h, labels::MIGRATE), "nothing typed yet");
     type_into(h, USERNAME, "carol");
     // Tab moves on to the password field: the keyboard reaches every field in order.
     h.key_press(egui::Key::Tab);
-    h.run();
+    idle(h, "the next field");
     assert!(h.get_by_label(PASSWORD_FIELD).is_focused());
     type_into(h, PASSWORD_FIELD, PASSWORD);
     type_into(h, CONFIRM_FIELD, "not the same");
@@ -165,13 +165,13 @@ fn fill_in_a_taken_name(h: &mut Harness<'static, App>, bed: &Bed) {
     assert!(differ.starts_with("FAIL"), "{differ}");
     // Show password shows what was typed; hidden again after.
     h.get_by_label(labels::SHOW_PASSWORD).click();
-    h.run();
+    idle(h, labels::SHOW_PASSWORD);
     assert_eq!(
         h.get_by_label(CONFIRM_FIELD).value().as_deref(),
         Some("not the same")
     );
     h.get_by_label(labels::SHOW_PASSWORD).click();
-    h.run();
+    idle(h, labels::SHOW_PASSWORD);
     select_all_and_type(h, CONFIRM_FIELD, PASSWORD);
     idle(h, "the checks of carol");
     let taken = check_row(h, "new name is free");
@@ -183,10 +183,10 @@ fn fill_in_a_taken_name(h: &mut Harness<'static, App>, bed: &Bed) {
 
 fn select_all_and_type(h: &mut Harness<'static, App>, label: &str, text: &str) {
     h.get_by_label(label).click();
-    h.run();
+    idle(h, label);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.get_by_label(label).type_text(text);
-    h.run();
+    idle(h, label);
 }
 
 /// `alice2` instead, local administrator, keep groups: every check passes.
@@ -196,7 +196,6 @@ fn fix_the_name_and_tick_options(h: &mut Harness<'static, App>) {
         .click();
     h.get_by_label("Keep the old account's local groups")
         .click();
-    h.run();
     idle(h, "the checks of alice2");
     let free = check_row(h, "new name is free");
     assert!(free.starts_with("PASS"), "{free}");
@@ -283,6 +282,8 @@ fn migrate(h: &mut Harness<'static, App>, bed: &Bed, log: &Path) {
 
 /// Close the progress, Revert from the Migrated tab, confirm.
 fn revert(h: &mut Harness<'static, App>) {
+    // The profiles are read again after the run; the window is disabled meanwhile.
+    idle(h, "the profiles after the migration");
     h.get_by_label(labels::CLOSE).click();
     idle(h, "the reload");
     assert_eq!(h.state().tab, Tab::Migrated);
@@ -334,6 +335,7 @@ fn gui_recovers_an_interrupted_migration() {
         "{:?}",
         finished.lines
     );
+    idle(&mut h, "the profiles after the recovery");
     h.get_by_label(labels::CLOSE).click();
     idle(&mut h, "the reload");
     assert!(h.query_by_label_contains("did not finish").is_none());
@@ -371,7 +373,7 @@ fn gui_carries_saved_passwords_and_binds_in_jumpcloud() {
     idle(&mut h, "the machine");
     h.get_by_label(&format!("{ALICE} ({}.bak)", bed.alice_sid()))
         .click();
-    h.run();
+    idle(&mut h, "alice's profile");
     type_and_wait(&mut h, USERNAME, "alice2");
     type_and_wait(&mut h, PASSWORD_FIELD, PASSWORD);
     type_and_wait(&mut h, CONFIRM_FIELD, PASSWORD);

@@ -243,6 +243,8 @@ fn crash_at_every_journal_point_then_recover_restores_the_volume() {
         "after tree done",
         "after profile_list done",
         "after logon_ui done",
+        "after user_rights done",
+        "after software_descriptors done",
         "after commit",
     ] {
         assert!(

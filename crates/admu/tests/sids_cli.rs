@@ -61,6 +61,11 @@ fn sids_finds_every_planted_place_and_nothing_else() {
             "ActivatableClasses",
         ),
         ("task", "task_principal", r"Windows\System32\Tasks"),
+        // A machine key granted to alice, and her user rights (SECURITY).
+        ("SOFTWARE", "key_descriptor", r"Contoso\FieldSync"),
+        ("SOFTWARE", "key_descriptor", r"Contoso\FieldSync\Settings"),
+        ("SECURITY", "key_name", r"Policy\Accounts"),
+        ("SECURITY", "binary_sid", r"Policy\Accounts"),
         ("file", "file_name", "$Recycle.Bin"),
     ];
     for (area, what, location) in expected {

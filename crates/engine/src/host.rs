@@ -194,6 +194,12 @@ pub enum RegEdit {
         path: String,
         new_name: String,
     },
+    /// Gives one key a security descriptor (self-relative; the hive shares sk cells).
+    SetKeySecurity {
+        path: String,
+        #[serde(with = "hex_bytes")]
+        descriptor: Vec<u8>,
+    },
 }
 
 impl RegEdit {
@@ -204,7 +210,8 @@ impl RegEdit {
             | RegEdit::DeleteKey { path }
             | RegEdit::SetValue { path, .. }
             | RegEdit::DeleteValue { path, .. }
-            | RegEdit::RenameKey { path, .. } => path,
+            | RegEdit::RenameKey { path, .. }
+            | RegEdit::SetKeySecurity { path, .. } => path,
         }
     }
 }

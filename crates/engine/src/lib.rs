@@ -22,6 +22,7 @@ pub mod host;
 pub mod journal;
 pub mod live;
 pub mod machine;
+pub mod mdm;
 pub mod migrate;
 pub mod paths;
 pub mod private;

@@ -287,6 +287,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A JumpCloud Command whose text is longer than JumpCloud accepts.
+    #[error(
+        "the JumpCloud command {name:?} is {chars} characters long; JumpCloud accepts at most {limit}: split the work into several commands"
+    )]
+    CommandTooLong {
+        /// The command's name.
+        name: String,
+        /// Its length in characters.
+        chars: usize,
+        /// The limit.
+        limit: usize,
+    },
+
     /// A local file operation failed.
     #[error("{}: {source}", path.display())]
     Io {

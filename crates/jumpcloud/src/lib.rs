@@ -31,12 +31,15 @@
 pub mod agent;
 pub mod base_url;
 pub mod client;
+pub mod commands;
 pub mod error;
+pub mod insights;
 pub mod install;
 #[cfg(feature = "engine")]
 pub mod manager;
 pub mod model;
 pub mod ops;
+pub mod pager;
 pub mod secret;
 pub mod signing;
 pub mod status;
@@ -44,9 +47,12 @@ pub mod status;
 pub use agent::{AgentConfig, AgentPaths};
 pub use base_url::{BaseUrl, Region};
 pub use client::{ApiResponse, Auth, Client, ClientBuilder, RetryPolicy};
+pub use commands::{COMMAND_TEXT_LIMIT, CommandInfo, CommandResult, CommandSpec, Upsert};
 pub use error::{AuthKind, Error, Result};
+pub use insights::InsightUser;
 pub use model::{Attribute, DomainInfo, Organization, System, SystemUser};
 pub use ops::{DomainWait, DomainWaitProgress};
+pub use pager::PageProgress;
 pub use secret::{ApiKey, ConnectKey};
 pub use signing::SystemSigner;
 pub use status::{DescriptionEntry, MigrationState};

@@ -138,6 +138,19 @@ impl JumpCloudManager {
         }
     }
 
+    /// The JumpCloud user is already known by id (a fleet's CSV or the description's
+    /// `uid`): it is not looked up by name, which system context cannot do.
+    pub fn with_user_id(self, user_id: &str) -> JumpCloudManager {
+        if let Ok(mut guard) = self.user.lock() {
+            *guard = Some(SystemUser {
+                id: user_id.to_owned(),
+                username: self.options.user.clone(),
+                system_username: None,
+            });
+        }
+        self
+    }
+
     fn client(&self) -> engine::Result<std::sync::MutexGuard<'_, Client>> {
         self.client
             .lock()

@@ -550,47 +550,31 @@ impl Client {
 
     /// Every system in the organisation (`GET /api/systems`, paged), for fleet use.
     pub fn systems(&self) -> Result<Vec<System>> {
+        self.systems_with_progress(&mut |_| {})
+    }
+
+    /// [`systems`](Self::systems), calling `progress` after every page.
+    pub fn systems_with_progress(
+        &self,
+        progress: &mut dyn FnMut(crate::pager::PageProgress),
+    ) -> Result<Vec<System>> {
         self.require_api_key("listing systems", "")?;
-        let ctx = NotFoundContext::new("the system list", "check the region or --jc-url");
-        let mut out = Vec::new();
-        for page in 0..MAX_PAGES {
-            let skip = (page * PAGE_SIZE).to_string();
-            let limit = PAGE_SIZE.to_string();
-            let reply = self
-                .send(
-                    "GET",
-                    "/api/systems",
-                    &[("limit", limit.as_str()), ("skip", skip.as_str())],
-                    None,
-                )?
-                .expect(&[200], self.auth_kind(), &ctx)?;
-            let v = reply.json()?;
-            let results = v.get("results").and_then(Value::as_array).ok_or_else(|| {
-                Error::InvalidResponse {
-                    method: reply.method.clone(),
-                    path: reply.path.clone(),
-                    reason: "no results array".to_owned(),
-                }
-            })?;
-            let n = results.len();
-            for r in results {
-                out.push(System::from_json(r.clone()).map_err(|reason| {
-                    Error::InvalidResponse {
-                        method: reply.method.clone(),
-                        path: reply.path.clone(),
-                        reason,
-                    }
-                })?);
-            }
-            let total = v
-                .get("totalCount")
-                .and_then(Value::as_u64)
-                .map(|t| t as usize);
-            if n < PAGE_SIZE || total.is_some_and(|t| out.len() >= t) {
-                break;
-            }
-        }
-        Ok(out)
+        let listing = crate::pager::Listing {
+            path: "/api/systems",
+            query: &[],
+            page_size: PAGE_SIZE,
+            what: "the system list",
+        };
+        self.list_all(&listing, progress)?
+            .into_iter()
+            .map(|r| {
+                System::from_json(r).map_err(|reason| Error::InvalidResponse {
+                    method: "GET".to_owned(),
+                    path: "/api/systems".to_owned(),
+                    reason,
+                })
+            })
+            .collect()
     }
 }
 

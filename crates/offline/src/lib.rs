@@ -378,6 +378,13 @@ impl RegistryEdit for OfflineHost {
                         hive.delete_value(offset, name).map_err(wrap)?;
                     }
                 }
+                RegEdit::SetKeySecurity {
+                    path: key,
+                    descriptor,
+                } => {
+                    let k = hive.require_key(key).map_err(wrap)?.offset();
+                    hive.set_key_security(k, descriptor).map_err(wrap)?;
+                }
             }
         }
         let report = hive.check();

@@ -5,7 +5,9 @@
 //! Default profiles, and three user profiles: the domain user `CORP\alice`, the Entra user
 //! `AzureAD\bob` and the local user `carol`, each with an `NTUSER.DAT` and a `UsrClass.dat`
 //! that look like Windows' own (descriptor families, UserChoice hashes, `<SID>_Classes`),
-//! and a tree of files with the legacy junctions. On an NTFS volume mounted with ntfs-3g
+//! and a tree of files with the legacy junctions; an Intune MDM enrollment (registry,
+//! EnterpriseMgmt tasks, device certificate) and alice's Windows Hello container
+//! ([`mdm`]). On an NTFS volume mounted with ntfs-3g
 //! it also writes real security descriptors and attributes; elsewhere it says it cannot.
 //! What a realistic volume must contain is the checklist at the end of
 //! `../shared/docs/windows-profile-state.md`.
@@ -34,6 +36,7 @@ pub mod files;
 mod filler;
 pub mod identity_keys;
 pub mod machine;
+pub mod mdm;
 pub mod names;
 pub mod ntfs;
 pub mod ntuser;
@@ -231,6 +234,9 @@ pub fn create(dir: &Path, options: &Options) -> Result<Report> {
         });
     }
     volume::per_user(&mut v, &world)?;
+    volume::shared_folder(&mut v, &world)?;
+    // The enrollment's tasks, alice's Hello container, a biometric database (mdm.rs).
+    mdm::files(&mut v, &world)?;
     volume::legacy_links(&mut v)?;
 
     let mut notes = Vec::new();

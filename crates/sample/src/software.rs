@@ -64,6 +64,9 @@ pub fn build(world: &World, path: &Path, rng: &Rng) -> Result<HiveStats> {
     group_policy(&mut b, world)?;
     per_user_keys(&mut b, world)?;
     tasks(&mut b, world)?;
+    granted_to_alice(&mut b, world)?;
+    // An Intune enrollment, its TaskCache entries and certificate (mdm.rs).
+    crate::mdm::registry(&mut b, world)?;
 
     let last = world
         .users
@@ -352,6 +355,26 @@ fn per_user_keys(b: &mut RegBuilder, world: &World) -> Result<()> {
             "Microsoft\\Windows\\CurrentVersion\\Installer\\UserData\\{sid}\\Products"
         ))?;
     }
+    Ok(())
+}
+
+/// A line-of-business application's machine key whose installer gave the installing user
+/// full control (an explicit, container-inheritable ACE for alice's domain SID), and a
+/// subkey that inherits it: two key descriptors in SOFTWARE naming her SID.
+fn granted_to_alice(b: &mut RegBuilder, world: &World) -> Result<()> {
+    let sid = world.alice()?.sid.to_string();
+    let inherited = INHERITED.trim_start_matches("O:BAG:SYD:AI");
+    b.key_sd("Contoso", INHERITED)?;
+    let k = b.key_sd(
+        "Contoso\\FieldSync",
+        &format!("O:BAG:SYD:AI(A;CI;KA;;;{sid}){inherited}"),
+    )?;
+    b.sz(k, "InstallDir", "C:\\Program Files\\Contoso\\FieldSync")?;
+    let k = b.key_sd(
+        "Contoso\\FieldSync\\Settings",
+        &format!("O:BAG:SYD:AI(A;CIID;KA;;;{sid}){inherited}"),
+    )?;
+    b.dword(k, "SyncIntervalMinutes", 15)?;
     Ok(())
 }
 

@@ -101,6 +101,38 @@ fn unicode_string(text: &str) -> Vec<u8> {
     out
 }
 
+/// The rights an administrator granted alice's domain SID on this machine (secpol.msc):
+/// log on as a batch job and through Remote Desktop, and create symbolic links. An LSA
+/// account object keeps each attribute as a subkey's default value (REG_NONE): `Sid`,
+/// `ActSysAc` (SECURITY_ACCESS_* bits: 0x4 batch, 0x400 remote interactive), `Privilgs`
+/// (a PRIVILEGE_SET: count, control, LUID + attributes; 35 = SeCreateSymbolicLinkPrivilege)
+/// and `SecDesc` (the object's own descriptor, modelled on ReactOS lsasrv's
+/// `LsapCreateAccountSd`: Everyone read, Administrators and SYSTEM all; not taken from a
+/// Windows hive).
+fn user_rights(b: &mut RegBuilder, world: &World) -> Result<()> {
+    let alice = world.alice()?;
+    let base = format!("Policy\\Accounts\\{}", alice.sid);
+    b.key(&base)?;
+    let mut privileges = Vec::new();
+    for v in [1u32, 0, 35, 0, 0] {
+        privileges.extend_from_slice(&v.to_le_bytes());
+    }
+    let sd = ntsec::SecurityDescriptor::from_sddl(
+        "O:BAG:SYD:(A;;0x20001;;;WD)(A;;0xf000f;;;BA)(A;;0xf000f;;;SY)",
+    )?
+    .to_bytes()?;
+    for (name, data) in [
+        ("Sid", alice.sid.to_bytes()),
+        ("ActSysAc", 0x404u32.to_le_bytes().to_vec()),
+        ("Privilgs", privileges),
+        ("SecDesc", sd),
+    ] {
+        let k = b.key(&format!("{base}\\{name}"))?;
+        b.value(k, "", hive::value::types::NONE, &data)?;
+    }
+    Ok(())
+}
+
 /// `SECURITY`: the LSA policy of a domain member (account domain = this machine, primary
 /// domain = CORP) and ten cached-logon slots. Secrets (`$MACHINE.ACC`, `NL$KM`…) and filled
 /// `NL$n` entries need the LSA key and are left out.
@@ -143,6 +175,7 @@ pub fn security(world: &World, path: &Path, rng: &Rng) -> Result<HiveStats> {
         b.key(&format!("Policy\\Accounts\\{sid}"))?;
     }
     b.key(&format!("Policy\\Accounts\\{}", m.local(501)?))?;
+    user_rights(&mut b, world)?;
     b.key("Policy\\Secrets")?;
     let k = b.key("Cache")?;
     b.binary(k, "NL$Control", &[4, 0, 1, 0, 10, 0, 0, 0])?;

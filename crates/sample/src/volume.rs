@@ -211,6 +211,39 @@ pub fn per_user(v: &mut Volume<'_>, world: &World) -> Result<()> {
     Ok(())
 }
 
+/// `C:\Projects`, created by alice: owned by her, its DACL inherited from the volume
+/// root's default (administrators and SYSTEM full control, Users read, Authenticated
+/// Users modify below the root). Modelled on that inheritance, not copied from a machine.
+const PROJECTS_DIR: &str = "O:<USER>G:<U513>D:AI(A;OICIID;FA;;;BA)(A;OICIID;FA;;;SY)(A;OICIID;0x1200a9;;;BU)(A;ID;0x1301bf;;;AU)(A;OICIIOID;SDGXGWGR;;;AU)";
+/// `C:\Projects\shared`: alice disabled inheritance and granted specific people (her
+/// team, Domain Users here) modify access: a protected DACL with explicit ACEs.
+const SHARED_DIR: &str = "O:<USER>G:<U513>D:PAI(A;OICI;FA;;;<USER>)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;<U513>)";
+/// What files and folders below it inherit.
+const SHARED_CHILD: &str =
+    "O:<USER>G:<U513>D:AI(A;ID;FA;;;<USER>)(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;0x1301bf;;;<U513>)";
+const SHARED_SUBDIR: &str = "O:<USER>G:<U513>D:AI(A;OICIID;FA;;;<USER>)(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1301bf;;;<U513>)";
+
+/// A folder alice shares outside her profile (`C:\Projects\shared`), its descriptors
+/// naming her SID (owner and ACEs): what `admu sids` finds and `--sweep-files` carries.
+pub fn shared_folder(v: &mut Volume<'_>, world: &World) -> Result<()> {
+    let alice = world.alice()?;
+    let fill = |t: &str| {
+        t.replace("<USER>", &alice.sid.to_string())
+            .replace("<U513>", &alice.group.to_string())
+    };
+    v.dir("Projects", &fill(PROJECTS_DIR), 0)?;
+    v.dir("Projects\\shared", &fill(SHARED_DIR), 0)?;
+    v.dir("Projects\\shared\\drafts", &fill(SHARED_SUBDIR), 0)?;
+    for (name, text) in [
+        ("Projects\\shared\\plan.txt", "Q3 rollout plan\r\n"),
+        ("Projects\\shared\\contacts.csv", "name,phone\r\n"),
+        ("Projects\\shared\\drafts\\notes.txt", "draft\r\n"),
+    ] {
+        v.file(name, text.as_bytes(), &fill(SHARED_CHILD), ARCHIVE)?;
+    }
+    Ok(())
+}
+
 /// A scheduled task's XML (UTF-16LE with BOM) whose principal is the user's SID.
 fn task_xml(world: &World, user: &crate::names::User) -> Vec<u8> {
     let start = crate::rng::Rng::new(world.seed).fork("task").below(24);

@@ -365,6 +365,7 @@ fn before(which: MachineHive, edit: &RegEdit) -> Result<Before> {
             Before::Tree(edits)
         }
         RegEdit::RenameKey { path, .. } => Before::Existed(read(which, path)?.is_some()),
+        RegEdit::SetKeySecurity { path, .. } => return Err(key_security_unsupported(which, path)),
     })
 }
 
@@ -512,7 +513,18 @@ fn apply_one(which: MachineHive, edit: &RegEdit) -> Result<()> {
             }
             Ok(())
         }
+        RegEdit::SetKeySecurity { path, .. } => Err(key_security_unsupported(which, path)),
     }
+}
+
+/// Key descriptors are changed in machine hive files only (offline); the live host does
+/// not rewrite them (the engine skips those steps when the hive is not a file).
+fn key_security_unsupported(which: MachineHive, path: &str) -> Error {
+    Error::Refused(format!(
+        "{}: admu changes key descriptors only in hive files (offline), not in the running \
+         registry",
+        display_path(which, path)
+    ))
 }
 
 /// Applies the edits in order. The live registry has no transactions, so before each

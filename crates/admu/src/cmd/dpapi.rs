@@ -12,16 +12,12 @@ use engine::migrate::{DpapiSource, Secret};
 use serde::Serialize;
 
 use crate::cmd::print_json;
-use crate::exit::{CommandError, Exit};
+use crate::exit::{CommandError, Exit, usage};
 
 /// The environment variable `--dpapi` reads the old account's password from.
 pub const OLD_PASSWORD_VAR: &str = "ADMU_OLD_PASSWORD";
 
 const PROTECT: &str = r"AppData\Roaming\Microsoft\Protect";
-
-fn usage(msg: String) -> CommandError {
-    CommandError::new(Exit::Usage, anyhow::anyhow!(msg))
-}
 
 /// The old account's password: `--old-password-file` (first line) or
 /// `ADMU_OLD_PASSWORD`; `None` when neither is there.

@@ -13,7 +13,7 @@ use jumpcloud::manager::{
 };
 use jumpcloud::{ApiKey, BaseUrl, Region};
 
-use crate::exit::{CommandError, Exit};
+use crate::exit::{CommandError, failed, usage};
 
 /// JumpCloud: bind the migrated user to this device and report status.
 #[derive(Debug, Args, Default)]
@@ -24,6 +24,10 @@ pub struct JcArgs {
     /// The JumpCloud username (default: --to).
     #[arg(long, value_name = "NAME")]
     jc_user: Option<String>,
+    /// The JumpCloud user's id, when known (fleet runs): no lookup by name, which
+    /// system context cannot do.
+    #[arg(long, value_name = "ID")]
+    jc_user_id: Option<String>,
     /// Bind as an administrator (sudo).
     #[arg(long, requires = "jc_bind")]
     jc_admin: bool,
@@ -66,30 +70,35 @@ pub struct JcArgs {
     jc_agent_sha256: Option<String>,
 }
 
+/// `--jc-region`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum JcRegion {
+pub enum JcRegion {
     Us,
     Eu,
     In,
 }
 
-fn usage(e: impl std::fmt::Display) -> CommandError {
-    CommandError::new(Exit::Usage, anyhow::anyhow!("{e}"))
-}
-
-fn failed(e: impl std::fmt::Display) -> CommandError {
-    CommandError::new(Exit::Failed, anyhow::anyhow!("{e}"))
-}
-
-fn read_api_key(file: Option<&Path>) -> Result<ApiKey, CommandError> {
+/// The API key from `--jc-api-key-file` or `JC_API_KEY` (never argv); `otherwise` ends
+/// the message when neither is there.
+pub fn read_api_key(file: Option<&Path>, otherwise: &str) -> Result<ApiKey, CommandError> {
     let text = match file {
         Some(f) => std::fs::read_to_string(f)
             .map_err(|e| usage(format!("--jc-api-key-file {}: {e}", f.display())))?,
         None => std::env::var("JC_API_KEY").map_err(|_| {
-            usage("the JumpCloud API key goes in the JC_API_KEY environment variable or a file given with --jc-api-key-file (never on the command line), or use --jc-system-context")
+            usage(format!("the JumpCloud API key goes in the JC_API_KEY environment variable or a file given with --jc-api-key-file (never on the command line){otherwise}"))
         })?,
     };
     api_key_from_text(&text).ok_or_else(|| usage("the JumpCloud API key is empty"))
+}
+
+/// `--jc-url` or `--jc-region` (default US).
+pub fn base_url_of(url: Option<&str>, region: Option<JcRegion>) -> Result<BaseUrl, CommandError> {
+    Ok(match (url, region) {
+        (Some(url), _) => BaseUrl::parse(url).map_err(|e| usage(format!("--jc-url: {e}")))?,
+        (None, Some(JcRegion::Eu)) => Region::Eu.base_url(),
+        (None, Some(JcRegion::In)) => Region::In.base_url(),
+        (None, _) => Region::Us.base_url(),
+    })
 }
 
 impl JcArgs {
@@ -129,19 +138,39 @@ impl JcArgs {
         offline: bool,
         to: &str,
     ) -> Result<Option<Arc<dyn DeviceManager>>, CommandError> {
+        self.manager_for(host, offline, to, self.jc_user_id.as_deref())
+    }
+
+    /// `--jc-url` or `--jc-region` (default US).
+    pub fn base_url(&self) -> Result<BaseUrl, CommandError> {
+        base_url_of(self.jc_url.as_deref(), self.jc_region)
+    }
+
+    /// Whether `--jc-system-context` was given.
+    pub fn system_context(&self) -> bool {
+        self.jc_system_context
+    }
+
+    /// The device manager, for the JumpCloud user `user_id` when it is known (the
+    /// fleet's description entries carry it), else looked up by name.
+    pub fn manager_for(
+        &self,
+        host: &dyn Volume,
+        offline: bool,
+        to: &str,
+        user_id: Option<&str>,
+    ) -> Result<Option<Arc<dyn DeviceManager>>, CommandError> {
         if !self.wanted() {
             return Ok(None);
         }
-        let base: BaseUrl = match (&self.jc_url, self.jc_region) {
-            (Some(url), _) => BaseUrl::parse(url).map_err(|e| usage(format!("--jc-url: {e}")))?,
-            (None, Some(JcRegion::Eu)) => Region::Eu.base_url(),
-            (None, Some(JcRegion::In)) => Region::In.base_url(),
-            (None, _) => Region::Us.base_url(),
-        };
+        let base = self.base_url()?;
         let credentials = if self.jc_system_context {
             Credentials::SystemContext
         } else {
-            Credentials::ApiKey(read_api_key(self.jc_api_key_file.as_deref())?)
+            Credentials::ApiKey(read_api_key(
+                self.jc_api_key_file.as_deref(),
+                ", or use --jc-system-context",
+            )?)
         };
         let settings = ManagerSettings {
             base,
@@ -157,6 +186,10 @@ impl JcArgs {
             },
         };
         let manager = settings.open(host, offline).map_err(failed)?;
+        let manager = match user_id.or(self.jc_user_id.as_deref()) {
+            Some(id) => manager.with_user_id(id),
+            None => manager,
+        };
         Ok(Some(Arc::new(manager)))
     }
 }

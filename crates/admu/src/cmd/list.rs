@@ -35,8 +35,46 @@ pub fn run(args: ListArgs, json: bool) -> Result<Exit, CommandError> {
         print_json(&rows)?;
     } else {
         print_table(&rows, args.size);
+        print_mdm_and_hello(&*host, &rows);
     }
     Ok(Exit::Ok)
+}
+
+/// The MDM enrollments and the Windows Hello containers, by owner (engine::mdm).
+fn print_mdm_and_hello(host: &dyn engine::host::Host, rows: &[Profile]) {
+    match engine::mdm::survey(host) {
+        Ok(state) if !state.enrollments.is_empty() => {
+            crate::outln!("\nMDM enrollments:");
+            for e in &state.enrollments {
+                crate::outln!(
+                    "  {}  provider {}  UPN {}  found in {}{}",
+                    e.guid,
+                    e.provider.as_deref().unwrap_or("-"),
+                    e.upn.as_deref().unwrap_or("-"),
+                    e.found_in,
+                    if e.jumpcloud { "  (JumpCloud)" } else { "" }
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("MDM enrollments cannot be read: {e}"),
+    }
+    match engine::mdm::hello::survey(host, None) {
+        Ok(state) if !state.containers.is_empty() => {
+            crate::outln!("\nWindows Hello (NGC) containers:");
+            for c in &state.containers {
+                let owner = c.sid.as_deref().unwrap_or("?");
+                let account = rows
+                    .iter()
+                    .find(|p| p.sid.as_ref().is_some_and(|s| s.to_string() == owner))
+                    .map(|p| p.account.as_str())
+                    .unwrap_or("-");
+                crate::outln!("  {}  {owner}  {account}  {} files", c.guid, c.files);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("Windows Hello containers cannot be read: {e}"),
+    }
 }
 
 fn print_table(rows: &[Profile], size: bool) {

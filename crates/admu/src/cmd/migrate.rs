@@ -36,11 +36,25 @@ impl Target {
 #[derive(Debug, Args)]
 pub struct Who {
     /// The profile to convert: DOMAIN\user, AzureAD\user, or its SID.
-    #[arg(long, value_name = "ACCOUNT|SID")]
-    from: String,
+    #[arg(
+        long,
+        value_name = "ACCOUNT|SID",
+        required_unless_present = "from_description"
+    )]
+    from: Option<String>,
     /// The local account it becomes.
-    #[arg(long, value_name = "NAME")]
-    to: String,
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "from_description"
+    )]
+    to: Option<String>,
+    /// Fleet (migrate only): migrate every entry of this device's JumpCloud description
+    /// marked Pending, one after the other (`un` is the local name, `uid` the JumpCloud
+    /// user); needs --jc-system-context. Without a password option each new account gets
+    /// a random one made here, which JumpCloud replaces when it takes the account over.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    from_description: bool,
     /// Use an existing local account instead of creating one.
     #[arg(long)]
     to_existing: bool,
@@ -112,6 +126,19 @@ pub struct Options {
     /// With --dpapi: carry the master keys that open and leave the others behind.
     #[arg(long)]
     dpapi_partial: bool,
+    /// Remove every MDM enrollment but JumpCloud's (registry keys, EnterpriseMgmt tasks,
+    /// enrollment certificates), journaled: undone by revert and recover.
+    #[arg(long)]
+    remove_mdm: bool,
+    /// Clear the old account's Windows Hello (PIN) containers so the new account can
+    /// enrol again; moved into the journal's backup, undone by revert and recover.
+    #[arg(long)]
+    remove_hello: bool,
+    /// Also translate file and folder descriptors naming the old SID outside the profile
+    /// (shared folders, files the user owns elsewhere; what `admu sids` finds). Without
+    /// it they are listed by check and --dry-run and not changed.
+    #[arg(long)]
+    sweep_files: bool,
     #[command(flatten)]
     jc: crate::cmd::jc::JcArgs,
 }
@@ -149,6 +176,9 @@ impl Options {
             }
         }
         req.dpapi_partial = self.dpapi_partial;
+        req.remove_mdm = self.remove_mdm;
+        req.remove_hello = self.remove_hello;
+        req.sweep_files = self.sweep_files;
         Ok(())
     }
 }
@@ -229,7 +259,8 @@ pub struct RecoverArgs {
 }
 
 fn request(who: &Who, password: Option<Secret>) -> MigrateRequest {
-    let mut req = MigrateRequest::new(&who.from, &who.to);
+    let from = who.from.as_deref().unwrap_or_default();
+    let mut req = MigrateRequest::new(from, who.to.as_deref().unwrap_or_default());
     req.to_existing = who.to_existing;
     req.replace_existing_profile = who.replace_existing_profile;
     req.password = password;
@@ -251,6 +282,14 @@ fn print_checks(pre: &migrate::Preflight) {
 }
 
 pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
+    if args.who.from_description {
+        return Err(CommandError::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "--from-description is for `admu migrate`; check one profile with --from and --to"
+            ),
+        ));
+    }
     let host = args.target.open()?;
     let mut req = request(&args.who, args.password.read()?);
     args.options.apply(&mut req)?;
@@ -274,16 +313,48 @@ pub fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
 }
 
 pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
+    let password = args.password.read()?;
+    if args.who.from_description {
+        let (root, jc) = (args.target.root.as_deref(), &args.options.jc);
+        return crate::cmd::report::from_description(root, jc, password, &mut |one| {
+            migrate_one(&args, one, json)
+        });
+    }
+    let one = crate::cmd::report::One {
+        from: args.who.from.clone().unwrap_or_default(),
+        to: args.who.to.clone().unwrap_or_default(),
+        user_id: None,
+        password,
+        last: true,
+    };
+    migrate_one(&args, one, json)
+}
+
+/// One migration; `one.last` false keeps --leave-domain and --reboot for a later one.
+fn migrate_one(
+    args: &MigrateArgs,
+    one: crate::cmd::report::One,
+    json: bool,
+) -> Result<Exit, CommandError> {
     let mut host = args.target.open()?;
-    let mut req = request(&args.who, args.password.read()?);
+    let mut req = MigrateRequest::new(&one.from, &one.to);
+    req.to_existing = args.who.to_existing;
+    req.replace_existing_profile = args.who.replace_existing_profile;
+    req.password = one.password;
     args.options.apply(&mut req)?;
+    if !one.last {
+        req.leave_domain = false;
+        req.reboot = None;
+    }
     if !args.dry_run {
         args.options.jc.install_agent(args.target.root.is_some())?;
     }
-    req.device = args
-        .options
-        .jc
-        .manager(&*host, args.target.root.is_some(), &req.to)?;
+    req.device = args.options.jc.manager_for(
+        &*host,
+        args.target.root.is_some(),
+        &req.to,
+        one.user_id.as_deref(),
+    )?;
     req.threads = args.threads;
     req.progress = Some(progress_log());
 
@@ -328,6 +399,7 @@ pub fn migrate(args: MigrateArgs, json: bool) -> Result<Exit, CommandError> {
             }
         }
         Err(MigrateError::Preflight(pre)) => {
+            crate::cmd::report::refused(&req, &pre);
             if json {
                 print_json(&*pre)?;
             } else {

@@ -4,12 +4,14 @@ pub mod accounts;
 #[cfg(target_os = "linux")]
 pub mod acl;
 pub mod dpapi;
+pub mod fleet;
 pub mod hive;
 pub mod host;
 pub mod info;
 pub mod jc;
 pub mod list;
 pub mod migrate;
+pub mod report;
 pub mod sample;
 pub mod sids;
 

@@ -38,6 +38,9 @@ pub struct Form {
     pub leave_domain: bool,
     pub reboot: bool,
     pub reboot_secs: u32,
+    pub remove_mdm: bool,
+    pub remove_hello: bool,
+    pub sweep_files: bool,
     /// DPAPI and the advanced options.
     pub more: MoreForm,
     pub jc: JcForm,
@@ -59,6 +62,9 @@ impl Default for Form {
             leave_domain: false,
             reboot: false,
             reboot_secs: 30,
+            remove_mdm: false,
+            remove_hello: false,
+            sweep_files: false,
             more: MoreForm::default(),
             jc: JcForm::default(),
         }
@@ -94,6 +100,9 @@ impl Form {
         req.block_logon = self.block_logon;
         req.leave_domain = self.leave_domain;
         req.reboot = self.reboot.then_some(self.reboot_secs);
+        req.remove_mdm = self.remove_mdm;
+        req.remove_hello = self.remove_hello;
+        req.sweep_files = self.sweep_files;
         self.more.apply(&mut req);
         req
     }
@@ -222,6 +231,26 @@ impl Form {
                 .on_hover_text("--acl-mode add: keep the old SID's entries, add the new SID's")
                 .changed();
         });
+        let beyond: [(&mut bool, &str, &str); 3] = [
+            (
+                &mut self.remove_mdm,
+                "Remove other MDM enrollments (Intune, …)",
+                "--remove-mdm: journaled, undone by Revert; JumpCloud's own is kept",
+            ),
+            (
+                &mut self.remove_hello,
+                "Clear the old account's Windows Hello",
+                "--remove-hello: PIN and fingerprint can be set up again",
+            ),
+            (
+                &mut self.sweep_files,
+                "Also rewrite permissions outside the profile",
+                "--sweep-files: files elsewhere on the volume that name the old account",
+            ),
+        ];
+        for (value, text, flag) in beyond {
+            changed |= ui.checkbox(value, text).on_hover_text(flag).changed();
+        }
         // Disabled offline (say why), or with the whole form while a job runs.
         let why = if live { BUSY } else { LIVE_ONLY };
         ui.add_enabled_ui(live, |ui| changed |= self.live_options_ui(ui, why));

@@ -69,9 +69,49 @@ pub enum ProgressAction {
     Close,
 }
 
+/// The run's heading, bar and buttons stay in view; the steps with the outcome, and the
+/// log, scroll (a migration has over twenty steps).
 pub fn ui(ui: &mut egui::Ui, p: &Progress, log: &[LogLine]) -> Option<ProgressAction> {
     let mut action = None;
     ui.heading(format!("{}: {}", p.kind.title(), p.what));
+    bar(ui, p);
+    ui.horizontal(|ui| {
+        if ui.button(OPEN_LOG).clicked() {
+            action = Some(ProgressAction::OpenLog);
+        }
+        let close = ui
+            .add_enabled(p.finished.is_some(), egui::Button::new(CLOSE))
+            .on_disabled_hover_text("Wait until it ends");
+        if close.clicked() {
+            action = Some(ProgressAction::Close);
+        }
+    });
+    egui::ScrollArea::vertical()
+        .id_salt("progress-steps")
+        .max_height(ui.available_height() * 0.6)
+        .auto_shrink([false, true])
+        .stick_to_bottom(true)
+        .show(ui, |ui| {
+            steps_ui(ui, p);
+            if let Some(f) = &p.finished {
+                finished_ui(ui, f);
+            }
+        });
+    ui.separator();
+    ui.label(RichText::new("Log").strong());
+    egui::ScrollArea::vertical()
+        .id_salt("progress-log")
+        .auto_shrink([false, false])
+        .stick_to_bottom(true)
+        .show(ui, |ui| {
+            for l in log.get(p.log_from..).unwrap_or_default() {
+                ui.add(egui::Label::new(log_line(l)).wrap());
+            }
+        });
+    action
+}
+
+fn steps_ui(ui: &mut egui::Ui, p: &Progress) {
     for (i, (step, msg)) in p.steps.iter().enumerate() {
         let current = i + 1 == p.steps.len() && p.finished.is_none();
         ui.horizontal(|ui| {
@@ -87,33 +127,6 @@ pub fn ui(ui: &mut egui::Ui, p: &Progress, log: &[LogLine]) -> Option<ProgressAc
             }
         });
     }
-    bar(ui, p);
-    if let Some(f) = &p.finished {
-        finished_ui(ui, f);
-    }
-    ui.horizontal(|ui| {
-        if ui.button(OPEN_LOG).clicked() {
-            action = Some(ProgressAction::OpenLog);
-        }
-        let close = ui
-            .add_enabled(p.finished.is_some(), egui::Button::new(CLOSE))
-            .on_disabled_hover_text("Wait until it ends");
-        if close.clicked() {
-            action = Some(ProgressAction::Close);
-        }
-    });
-    ui.separator();
-    ui.label(RichText::new("Log").strong());
-    egui::ScrollArea::vertical()
-        .id_salt("progress-log")
-        .auto_shrink([false, false])
-        .stick_to_bottom(true)
-        .show(ui, |ui| {
-            for l in log.get(p.log_from..).unwrap_or_default() {
-                ui.add(egui::Label::new(log_line(l)).wrap());
-            }
-        });
-    action
 }
 
 fn bar(ui: &mut egui::Ui, p: &Progress) {

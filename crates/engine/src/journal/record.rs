@@ -85,6 +85,18 @@ pub enum StepId {
     ProfileList,
     MachineKeys,
     LogonUi,
+    /// The old SID's user rights (SECURITY `Policy\Accounts\<SID>`), copied to the new.
+    UserRights,
+    /// Key descriptors naming the old SID in a machine hive (steps/machine_security.rs).
+    SoftwareDescriptors,
+    SystemDescriptors,
+    SecurityDescriptors,
+    /// `--sweep-files`: file descriptors naming the old SID outside the profile.
+    SweepFiles,
+    /// `--remove-mdm`: non-JumpCloud MDM enrollments (steps/mdm.rs).
+    Mdm,
+    /// `--remove-hello`: the old SID's Windows Hello containers (steps/hello.rs).
+    Hello,
 }
 
 impl StepId {
@@ -102,6 +114,13 @@ impl StepId {
             StepId::ProfileList => "profile_list",
             StepId::MachineKeys => "machine_keys",
             StepId::LogonUi => "logon_ui",
+            StepId::UserRights => "user_rights",
+            StepId::SoftwareDescriptors => "software_descriptors",
+            StepId::SystemDescriptors => "system_descriptors",
+            StepId::SecurityDescriptors => "security_descriptors",
+            StepId::SweepFiles => "sweep_files",
+            StepId::Mdm => "mdm",
+            StepId::Hello => "hello",
         }
     }
 }
@@ -188,6 +207,13 @@ pub enum Intent {
     ProfileList(RegistryIntent),
     MachineKeys(RegistryIntent),
     LogonUi(RegistryIntent),
+    UserRights(RegistryIntent),
+    SoftwareDescriptors(RegistryIntent),
+    SystemDescriptors(RegistryIntent),
+    SecurityDescriptors(RegistryIntent),
+    SweepFiles(SweepIntent),
+    Mdm(MdmIntent),
+    Hello(HelloIntent),
 }
 
 /// A step that finished.
@@ -205,6 +231,13 @@ pub enum Done {
     ProfileList(MachineFileDone),
     MachineKeys(MachineFileDone),
     LogonUi(MachineFileDone),
+    UserRights(MachineFileDone),
+    SoftwareDescriptors(MachineFileDone),
+    SystemDescriptors(MachineFileDone),
+    SecurityDescriptors(MachineFileDone),
+    SweepFiles(SweepDone),
+    Mdm(MdmDone),
+    Hello(HelloDone),
 }
 
 impl Intent {
@@ -221,6 +254,13 @@ impl Intent {
             Intent::ProfileList(_) => StepId::ProfileList,
             Intent::MachineKeys(_) => StepId::MachineKeys,
             Intent::LogonUi(_) => StepId::LogonUi,
+            Intent::UserRights(_) => StepId::UserRights,
+            Intent::SoftwareDescriptors(_) => StepId::SoftwareDescriptors,
+            Intent::SystemDescriptors(_) => StepId::SystemDescriptors,
+            Intent::SecurityDescriptors(_) => StepId::SecurityDescriptors,
+            Intent::SweepFiles(_) => StepId::SweepFiles,
+            Intent::Mdm(_) => StepId::Mdm,
+            Intent::Hello(_) => StepId::Hello,
         }
     }
 
@@ -236,6 +276,13 @@ impl Intent {
             Intent::ProfileList(i) | Intent::MachineKeys(i) | Intent::LogonUi(i) => {
                 i.backup.as_ref()
             }
+            Intent::UserRights(i)
+            | Intent::SoftwareDescriptors(i)
+            | Intent::SystemDescriptors(i)
+            | Intent::SecurityDescriptors(i) => i.backup.as_ref(),
+            Intent::SweepFiles(_) => None,
+            Intent::Mdm(i) => i.backup.as_ref(),
+            Intent::Hello(_) => None,
         }
     }
 }
@@ -254,6 +301,13 @@ impl Done {
             Done::ProfileList(_) => StepId::ProfileList,
             Done::MachineKeys(_) => StepId::MachineKeys,
             Done::LogonUi(_) => StepId::LogonUi,
+            Done::UserRights(_) => StepId::UserRights,
+            Done::SoftwareDescriptors(_) => StepId::SoftwareDescriptors,
+            Done::SystemDescriptors(_) => StepId::SystemDescriptors,
+            Done::SecurityDescriptors(_) => StepId::SecurityDescriptors,
+            Done::SweepFiles(_) => StepId::SweepFiles,
+            Done::Mdm(_) => StepId::Mdm,
+            Done::Hello(_) => StepId::Hello,
         }
     }
 
@@ -264,6 +318,11 @@ impl Done {
             Done::Groups(d) | Done::ProfileList(d) | Done::MachineKeys(d) | Done::LogonUi(d) => {
                 d.hash.as_deref()
             }
+            Done::Mdm(d) => d.hash.as_deref(),
+            Done::UserRights(d)
+            | Done::SoftwareDescriptors(d)
+            | Done::SystemDescriptors(d)
+            | Done::SecurityDescriptors(d) => d.hash.as_deref(),
             _ => None,
         }
     }
@@ -314,6 +373,28 @@ impl Done {
             Done::ProfileList(d) | Done::MachineKeys(d) | Done::LogonUi(d) => {
                 format!("{} registry changes", d.edits)
             }
+            Done::UserRights(d) => format!("{} registry changes (user rights)", d.edits),
+            Done::SoftwareDescriptors(d)
+            | Done::SystemDescriptors(d)
+            | Done::SecurityDescriptors(d) => format!("{} key descriptors translated", d.edits),
+            Done::SweepFiles(d) => format!(
+                "{} files and folders outside the profile seen, {} descriptors translated, {} \
+                 failed",
+                d.seen, d.changed, d.failed
+            ),
+            Done::Mdm(d) => format!(
+                "{} MDM enrollments removed ({}): {} registry changes, {} task folders and \
+                 {} certificates moved out or deleted",
+                d.removed.len(),
+                d.removed.join(", "),
+                d.edits,
+                d.task_folders,
+                d.certificates
+            ),
+            Done::Hello(d) => format!(
+                "{} Windows Hello containers of the old SID moved into the journal's backup",
+                d.containers
+            ),
         }
     }
 }
@@ -464,6 +545,72 @@ pub struct OutsideDone {
     pub renamed: usize,
     pub rewritten: usize,
     pub descriptors: u64,
+}
+
+/// A file or folder moved into the journal's backup folder instead of being deleted
+/// (kept there, with its descriptor, for revert and recover).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    /// Where it was, relative to the volume root.
+    pub from: String,
+    /// Where it is, relative to the journal's `backup` folder (`label\name`).
+    pub to: String,
+    /// Every file in it (relative to it, `\`-separated; `""` for a moved file), hashed
+    /// when it was moved.
+    pub files: Vec<BackupFile>,
+}
+
+/// Removing MDM enrollments (`--remove-mdm`): SOFTWARE edits with their inverse (as the
+/// registry steps journal them) and the EnterpriseMgmt task folders moved out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MdmIntent {
+    /// The enrollment GUIDs removed, with their providers (`GUID (provider)`).
+    pub enrollments: Vec<String>,
+    pub hive: MachineHive,
+    pub edits: Vec<RegEdit>,
+    pub inverse: Vec<RegEdit>,
+    pub backup: Option<Backup>,
+    pub moves: Vec<Moved>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MdmDone {
+    pub hash: Option<String>,
+    pub removed: Vec<String>,
+    pub edits: usize,
+    pub task_folders: usize,
+    pub certificates: usize,
+}
+
+/// Clearing the old SID's Windows Hello (NGC) containers (`--remove-hello`): moved into
+/// the journal's backup folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloIntent {
+    pub sid: Sid,
+    pub moves: Vec<Moved>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloDone {
+    pub containers: usize,
+}
+
+/// `--sweep-files`: translating file descriptors outside the profile; every rewrite is
+/// logged (and synced) in the descriptor log before the file changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepIntent {
+    /// The descriptor log's file name in the backup folder.
+    pub log: String,
+    /// The top-level entries of the volume walked (volume-relative): the log may name
+    /// paths below these only.
+    pub places: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepDone {
+    pub seen: u64,
+    pub changed: u64,
+    pub failed: u64,
 }
 
 /// The migration is complete.

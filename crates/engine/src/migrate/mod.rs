@@ -133,6 +133,15 @@ pub struct MigrateRequest {
     /// With `dpapi`: carry the master keys that open and leave the others behind,
     /// instead of refusing.
     pub dpapi_partial: bool,
+    /// Remove the non-JumpCloud MDM enrollments (registry, EnterpriseMgmt tasks,
+    /// certificates), journaled (steps/mdm.rs).
+    pub remove_mdm: bool,
+    /// Clear the old SID's Windows Hello (NGC) containers so the user can enrol again,
+    /// journaled (steps/hello.rs).
+    pub remove_hello: bool,
+    /// Also translate file descriptors naming the old SID outside the profile (shared
+    /// data; report-only without it).
+    pub sweep_files: bool,
     /// Told when a step starts and as the tree walk goes.
     pub progress: Option<ProgressSink>,
     /// The device manager that takes the account over (JumpCloud): checked in
@@ -186,6 +195,9 @@ impl MigrateRequest {
             reboot: None,
             dpapi: None,
             dpapi_partial: false,
+            remove_mdm: false,
+            remove_hello: false,
+            sweep_files: false,
             progress: None,
             device: None,
         }

@@ -145,6 +145,7 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
         host,
         req,
         existing: existing.as_ref(),
+        source: source.as_ref(),
     };
     for step in STEPS {
         step.check(&cx, &mut c)?;
@@ -167,10 +168,12 @@ pub fn preflight(host: &dyn MigrationHost, req: &MigrateRequest) -> Result<Prefl
             }
         }
     }
-    let notices = source
+    let mut notices = source
         .as_ref()
         .map(|p| super::notices::notices(host, p, hives.as_ref()))
         .unwrap_or_default();
+    // MDM enrollments and Windows Hello state (steps/mdm.rs, steps/hello.rs).
+    notices.extend(super::steps::identity_notices(host, req, source.as_ref()));
     Ok(Preflight {
         checks: c.0,
         notices,

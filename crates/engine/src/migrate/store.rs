@@ -79,6 +79,7 @@ pub fn check_journal_private(host: &dyn MigrationHost, dir: &Path) -> Result<()>
         }
         match intent {
             Intent::Tree(t) => paths.push(backups.join(&t.log)),
+            Intent::SweepFiles(s) => paths.push(backups.join(&s.log)),
             Intent::OutsideProfile(o) => {
                 // The outside_profile step's descriptor log (steps/outside.rs).
                 paths.push(backups.join("outside_acl.jsonl"));

@@ -91,7 +91,7 @@ pub(crate) fn machine_key_edits(host: &dyn Registry, a: &Accounts<'_>) -> Result
                 new_name: new.clone(),
             });
         } else {
-            copy_tree(host, &from, &format!(r"{parent}\{new}"), &mut edits)?;
+            copy_tree(host, sw, &from, &format!(r"{parent}\{new}"), &mut edits)?;
         }
     }
     if let Some(guids) = host.key(sw, PROFILE_GUID)? {
@@ -140,9 +140,16 @@ pub(crate) fn machine_key_edits(host: &dyn Registry, a: &Accounts<'_>) -> Result
     Ok(edits)
 }
 
-/// The edits that copy a key with everything below it (keys first, then their values).
-fn copy_tree(host: &dyn Registry, from: &str, to: &str, edits: &mut Vec<RegEdit>) -> Result<()> {
-    let Some(key) = host.key(MachineHive::Software, from)? else {
+/// The edits that copy a key of `hive` with everything below it (keys first, then their
+/// values).
+pub(crate) fn copy_tree(
+    host: &dyn Registry,
+    hive: MachineHive,
+    from: &str,
+    to: &str,
+    edits: &mut Vec<RegEdit>,
+) -> Result<()> {
+    let Some(key) = host.key(hive, from)? else {
         return Ok(());
     };
     edits.push(RegEdit::CreateKey { path: to.into() });
@@ -157,6 +164,7 @@ fn copy_tree(host: &dyn Registry, from: &str, to: &str, edits: &mut Vec<RegEdit>
     for sub in key.subkeys {
         copy_tree(
             host,
+            hive,
             &format!(r"{from}\{sub}"),
             &format!(r"{to}\{sub}"),
             edits,

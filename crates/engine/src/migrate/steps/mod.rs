@@ -9,11 +9,17 @@ mod acl_log;
 pub(crate) mod block_logon;
 mod dpapi;
 mod groups;
+mod hello;
 mod machine_keys;
+mod machine_security;
+mod mdm;
+mod moves;
 mod outside;
 mod registry;
+mod sweep;
 mod tree;
 mod user_hive;
+mod user_rights;
 
 use std::path::{Path, PathBuf};
 
@@ -39,9 +45,16 @@ pub(crate) const STEPS: &[&dyn Step] = &[
     &dpapi::DpapiStep,
     &tree::ProfileTree,
     &outside::OutsideProfile,
+    &sweep::SweepFiles,
     &registry::RegistryStep::PROFILE_LIST,
     &registry::RegistryStep::MACHINE_KEYS,
     &registry::RegistryStep::LOGON_UI,
+    &mdm::MdmStep,
+    &hello::HelloStep,
+    &machine_security::MachineSecurityStep::USER_RIGHTS,
+    &machine_security::MachineSecurityStep::SOFTWARE,
+    &machine_security::MachineSecurityStep::SYSTEM,
+    &machine_security::MachineSecurityStep::SECURITY,
 ];
 
 /// One step of a migration.
@@ -78,11 +91,27 @@ pub(crate) trait Step: Sync {
     fn touched_files(&self, cx: &UndoContext<'_>, trace: &Trace<'_>) -> Vec<PathBuf>;
 }
 
+/// Notes on the MDM enrollments and the Windows Hello state that stay as they are
+/// (without `--remove-mdm` / `--remove-hello`), or that admu cannot clear.
+pub(crate) fn identity_notices(
+    host: &dyn MigrationHost,
+    req: &MigrateRequest,
+    source: Option<&Profile>,
+) -> Vec<super::Notice> {
+    let mut out = mdm::notices(host, req);
+    if let Some(sid) = source.and_then(|p| p.sid.as_ref()) {
+        out.extend(hello::notices(host, req, sid));
+    }
+    out
+}
+
 /// What preflight checks see.
 pub(crate) struct CheckContext<'a> {
     pub host: &'a dyn MigrationHost,
     pub req: &'a MigrateRequest,
     pub existing: Option<&'a LocalUser>,
+    /// The profile to migrate, when preflight found it.
+    pub source: Option<&'a Profile>,
 }
 
 /// What plans see: preflight's findings and the SID the account will have.

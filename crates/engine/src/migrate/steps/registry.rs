@@ -340,7 +340,7 @@ pub(crate) fn logon_ui_edits(new_sid: &Sid, name: &str, computer: &str) -> Vec<R
 }
 
 /// The edits that put back what `edits` change, computed from the current state.
-fn inverse_edits(
+pub(crate) fn inverse_edits(
     host: &dyn Registry,
     which: MachineHive,
     edits: &[RegEdit],
@@ -383,6 +383,12 @@ fn inverse_edits(
             RegEdit::DeleteKey { path } => {
                 return Err(Error::Invalid(format!(
                     "deleting {path} cannot be journaled"
+                )));
+            }
+            RegEdit::SetKeySecurity { path, .. } => {
+                // The descriptor steps journal the old descriptor themselves.
+                return Err(Error::Invalid(format!(
+                    "the descriptor of {path} is journaled by the machine_security step"
                 )));
             }
         }
