@@ -2,7 +2,10 @@
 //! arguments every run gets. What a device does with the text, for tests and for
 //! simulating devices; the inverse of [`crate::script::render`].
 
-use crate::script::Job;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::script::{BASE64_CLOSE, BASE64_OPEN, Job};
 
 /// What a script holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,33 +42,54 @@ impl Parsed {
     }
 }
 
-/// The single-quoted strings of a line, unquoted.
+/// The strings of a line as [`crate::script::ps_quote`] writes them, in order: single-quoted strings,
+/// unquoted, and base64-encoded UTF-8, decoded.
 pub fn quoted_strings(line: &str) -> Result<Vec<String>, String> {
-    let quote = |c: char| matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}');
     let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if !quote(c) {
-            continue;
-        }
-        let mut s = String::new();
-        loop {
-            match chars.next() {
-                None => return Err(format!("an unclosed string in {line:?}")),
-                Some(q) if quote(q) => {
-                    if chars.peek().is_some_and(|n| quote(*n)) {
-                        chars.next();
-                        s.push(q);
-                    } else {
-                        break;
-                    }
-                }
-                Some(c) => s.push(c),
+    let mut rest = line;
+    loop {
+        let quote = rest.find('\'');
+        let encoded = rest.find(BASE64_OPEN);
+        match (quote, encoded) {
+            (_, Some(e)) if quote.is_none_or(|q| e < q) => {
+                let after = &rest[e + BASE64_OPEN.len()..];
+                let end = after
+                    .find(BASE64_CLOSE)
+                    .ok_or_else(|| format!("an unclosed base64 string in {line:?}"))?;
+                let bytes = BASE64
+                    .decode(&after[..end])
+                    .map_err(|e| format!("bad base64 in {line:?}: {e}"))?;
+                out.push(String::from_utf8(bytes).map_err(|e| format!("{line:?}: {e}"))?);
+                rest = &after[end + BASE64_CLOSE.len()..];
             }
+            (Some(q), _) => {
+                let (s, after) = single_quoted(&rest[q + 1..])
+                    .ok_or_else(|| format!("an unclosed string in {line:?}"))?;
+                out.push(s);
+                rest = after;
+            }
+            (None, _) => return Ok(out),
         }
-        out.push(s);
     }
-    Ok(out)
+}
+
+/// The text of a single-quoted string whose opening quote is just before `text`, and
+/// what follows its closing quote (`''` stands for one quote).
+fn single_quoted(text: &str) -> Option<(String, &str)> {
+    let mut s = String::new();
+    let mut rest = text;
+    loop {
+        let q = rest.find('\'')?;
+        s.push_str(&rest[..q]);
+        let after = &rest[q + 1..];
+        match after.strip_prefix('\'') {
+            Some(more) => {
+                s.push('\'');
+                rest = more;
+            }
+            None => return Some((s, after)),
+        }
+    }
 }
 
 /// Reads a script made by [`crate::script::render`].

@@ -171,7 +171,9 @@ impl Checker<'_> {
             );
             self.bad(r, "LocalUsername", msg);
         }
+        // The script gets JumpCloud's spelling, not the cell's (spaces, case).
         row.jump_cloud_user_id = u.id.clone();
+        row.jump_cloud_user_name = u.username.clone();
     }
 
     /// The new name is free on the device and not given to two profiles.

@@ -192,20 +192,37 @@ fn script_holds_no_secret_and_reads_back() {
     );
     assert!(inv[1].ends_with(&["--leave-domain".to_owned(), "--reboot=30".to_owned()]));
     assert!(parsed.invocations("s2").is_empty());
+    // Downloaded into a folder users cannot create files in, under a random name.
+    assert!(text.contains(r"$dir = 'C:\Program Files\admu\fleet'"));
+    assert!(!text.contains(r"Windows\Temp"));
+    // The device goes by its system key only.
+    assert!(!text.contains("COMPUTERNAME -eq") && !text.contains("-ne $env:COMPUTERNAME"));
     let installed = render(&options(ExeSource::Installed), "n", &jobs(&p));
     assert!(installed.contains(r"'C:\Program Files\admu\admu.exe'"));
 }
 
 #[test]
 fn quoting_cannot_be_escaped() {
-    let q = crate::script::ps_quote("a'b\u{2019}c");
-    assert_eq!(q, "'a''b\u{2019}\u{2019}c'");
-    assert_eq!(parse::quoted_strings(&q).unwrap(), ["a'b\u{2019}c"]);
-    let text = render(&options(ExeSource::Installed), "x\nRemove-Item C:\\", &[]);
+    let q = crate::script::ps_quote("a'b");
+    assert_eq!(q, "'a''b'");
+    // Non-ASCII text (here a right single quote and a letter whose UTF-8 holds the
+    // byte cp1252 reads as one) goes in as base64: the script is ASCII only.
+    let tricky = "jos\u{e9}\u{2019}; Remove-Item C:\\ \u{112}";
+    let encoded = crate::script::ps_quote(tricky);
+    assert!(encoded.is_ascii(), "{encoded}");
+    assert!(encoded.starts_with("([Text.Encoding]::UTF8.GetString("));
+    let line = format!("@({q},{encoded},'x')");
+    assert_eq!(parse::quoted_strings(&line).unwrap(), ["a'b", tricky, "x"]);
+    let text = render(
+        &options(ExeSource::Installed),
+        "x\nRemove-Item C:\\ \u{2019}",
+        &[],
+    );
     assert!(
         !text.contains("\nRemove-Item"),
         "the name stays in its comment"
     );
+    assert!(text.is_ascii());
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub enum Failure {
     },
     /// Answer 500 to everything, forever.
     ServerError,
+    /// Answer 504 (a gateway that timed out) to everything, forever.
+    GatewayTimeout,
     /// Answer every request only after this delay.
     Slow(Duration),
 }

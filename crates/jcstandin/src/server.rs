@@ -188,6 +188,13 @@ fn process(
                 None,
             );
         }
+        Failure::GatewayTimeout => {
+            return (
+                Reply::message(504, "Gateway Timeout"),
+                RequestAuth::None,
+                None,
+            );
+        }
         Failure::TooManyRequests {
             times,
             retry_after_secs,

@@ -109,6 +109,12 @@ impl BaseUrl {
         if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("it contains whitespace"));
         }
+        // It is passed on to devices' command lines: nothing that quotes or escapes there.
+        if rest.contains(['"', '\'', '`', '\\']) || !rest.is_ascii() {
+            return Err(bad(
+                "it contains a quote, a backslash or a character that is not ASCII",
+            ));
+        }
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -314,6 +320,10 @@ mod tests {
             "https://ho st",
             "https://host/../x",
             "https://[::1",
+            "https://host/a\"b",
+            "https://host/a'b",
+            "https://host\\x",
+            "https://h\u{f6}st",
         ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad:?} accepted");
         }

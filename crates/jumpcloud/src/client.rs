@@ -331,6 +331,13 @@ impl Client {
                             detail: error_detail(&reply.body),
                             attempts: attempt,
                         };
+                        // A gateway's 502/504 may come after the API applied the
+                        // request: a POST or DELETE (run a command, create one) is not
+                        // sent twice then.
+                        let maybe_applied = matches!(reply.status, 502 | 504);
+                        if maybe_applied && method != "GET" && method != "PUT" {
+                            return Err(err);
+                        }
                         (self.retry.backoff(attempt - 1), err)
                     } else {
                         return Ok(ApiResponse {

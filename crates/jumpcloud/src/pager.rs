@@ -10,6 +10,11 @@ use crate::error::{Error, Result};
 /// never ends a listing).
 pub const MAX_PAGES: usize = 10_000;
 
+/// A page shorter than the limit ends a listing without a total, unless it holds at
+/// least this many items: JumpCloud caps `limit` (at 100 on most listings), so a full
+/// page of a capped listing is at least that long.
+const CAPPED_BELOW: usize = 100;
+
 /// Progress of a listing: items so far, and the total when the API reports one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageProgress {
@@ -62,8 +67,9 @@ impl Client {
         let page_size = listing.page_size.max(1);
         let limit = page_size.to_string();
         let mut out: Vec<Value> = Vec::new();
-        for page in 0..MAX_PAGES {
-            let skip = (page * page_size).to_string();
+        for _ in 0..MAX_PAGES {
+            // Skip what was read, not pages of the size asked: a server may cap `limit`.
+            let skip = out.len().to_string();
             let mut query: Vec<(&str, &str)> = listing.query.to_vec();
             query.push(("limit", limit.as_str()));
             query.push(("skip", skip.as_str()));
@@ -84,11 +90,22 @@ impl Client {
                 read: out.len(),
                 total,
             });
-            if n < page_size || total.is_some_and(|t| out.len() >= t) {
-                break;
+            // The end: an empty page, the reported total, or (without a total) a page
+            // shorter than the limit, which a capped server could also send: then one
+            // more page is asked for, which comes back empty.
+            let ended = match total {
+                Some(t) => n == 0 || out.len() >= t,
+                None => n == 0 || (n < page_size && n < CAPPED_BELOW),
+            };
+            if ended {
+                return Ok(out);
             }
         }
-        Ok(out)
+        Err(Error::InvalidResponse {
+            method: "GET".to_owned(),
+            path: listing.path.to_owned(),
+            reason: format!("the listing did not end after {MAX_PAGES} pages"),
+        })
     }
 }
 

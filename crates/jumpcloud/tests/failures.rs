@@ -142,6 +142,43 @@ fn server_error_forever_is_retried_then_reported() {
 }
 
 #[test]
+fn a_gateway_timeout_is_retried_for_reads_but_a_post_is_sent_once() {
+    let jc = StandIn::start();
+    let system = jc.add_system("PC-1");
+    let user = jc.add_user("u", None);
+    jc.set_failure(Failure::GatewayTimeout);
+    let client = api_client(&jc);
+    let e = client.verify_system(&system).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Server {
+                status: 504,
+                attempts: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(jc.request_count(), 3);
+    // The API may have applied it behind the gateway: not sent again.
+    let e = client.bind_user(&user, &system, false).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Server {
+                status: 504,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(jc.request_count(), 4);
+    jc.assert_no_violations();
+}
+
+#[test]
 fn server_error_then_recovery() {
     let jc = StandIn::start();
     let system = jc.add_system("PC-1");

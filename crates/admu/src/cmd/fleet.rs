@@ -61,13 +61,13 @@ impl Api {
     }
 
     /// The same API for the devices (`--jc-url`/`--jc-region`; no key: they sign).
-    fn device_args(&self) -> Vec<String> {
-        match (&self.jc_url, self.jc_region) {
-            (Some(url), _) => vec!["--jc-url".into(), url.clone()],
+    fn device_args(&self) -> Result<Vec<String>, CommandError> {
+        Ok(match (&self.jc_url, self.jc_region) {
+            (Some(_), _) => vec!["--jc-url".into(), self.base()?.as_str().to_owned()],
             (None, Some(JcRegion::Eu)) => vec!["--jc-region".into(), "eu".into()],
             (None, Some(JcRegion::In)) => vec!["--jc-region".into(), "in".into()],
             (None, _) => Vec::new(),
-        }
+        })
     }
 
     fn client(&self) -> Result<Client, CommandError> {
@@ -287,7 +287,7 @@ fn run_fleet(a: RunArgs, json: bool) -> Result<Exit, CommandError> {
     let plan = read_plan(&a.csv, &client, json)?;
     let options = ScriptOptions {
         name: a.api.name.clone(),
-        api: a.api.device_args(),
+        api: a.api.device_args()?,
         bind: a.jc_bind,
         admin: a.jc_admin,
         primary_user: a.jc_primary_user,

@@ -29,11 +29,12 @@ pub fn cert_of_blob(blob: &[u8]) -> Option<&[u8]> {
                 .map(u32::from_le_bytes)
         };
         let (id, len) = (word(0)?, word(8)? as usize);
-        let data = blob.get(at + 12..at + 12 + len)?;
+        let end = (at + 12).checked_add(len)?;
+        let data = blob.get(at + 12..end)?;
         if id == CERT_PROP_ID {
             return Some(data);
         }
-        at += 12 + len;
+        at = end;
     }
     None
 }

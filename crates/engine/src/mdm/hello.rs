@@ -102,7 +102,7 @@ fn count_files(dir: &Path) -> usize {
 /// searched for it.
 pub fn survey(host: &dyn Host, sid: Option<&Sid>) -> Result<HelloState> {
     let mut state = HelloState::default();
-    if let Some(dir) = host.host_path(&format!(r"C:\{NGC_DIR}")) {
+    if let Some(dir) = host.host_path(&format!(r"%SystemDrive%\{NGC_DIR}")) {
         match std::fs::read_dir(&dir) {
             Ok(entries) => {
                 let mut found: Vec<_> = entries
@@ -136,7 +136,7 @@ pub fn survey(host: &dyn Host, sid: Option<&Sid>) -> Result<HelloState> {
 
 /// The biometric databases: the files of `WinBioDatabase`, with their registry entry.
 fn databases(host: &dyn Host, sid: Option<&Sid>) -> Result<Vec<BioDatabase>> {
-    let Some(dir) = host.host_path(&format!(r"C:\{WINBIO_DIR}")) else {
+    let Some(dir) = host.host_path(&format!(r"%SystemDrive%\{WINBIO_DIR}")) else {
         return Ok(Vec::new());
     };
     let listed = registered(host)?;

@@ -165,7 +165,7 @@ pub fn survey(host: &dyn Host) -> Result<MdmState> {
 
 /// The GUID-named folders of EnterpriseMgmt tasks.
 fn task_folders(host: &dyn Host) -> Vec<String> {
-    let Some(dir) = host.host_path(&format!(r"C:\{TASKS_DIR}")) else {
+    let Some(dir) = host.host_path(&format!(r"%SystemDrive%\{TASKS_DIR}")) else {
         return Vec::new();
     };
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -236,7 +236,7 @@ fn enrollment(
     let (task_folder, tasks) = if in_tasks {
         let rel = format!(r"{TASKS_DIR}\{guid}");
         let names = host
-            .host_path(&format!(r"C:\{rel}"))
+            .host_path(&format!(r"%SystemDrive%\{rel}"))
             .and_then(|d| std::fs::read_dir(d).ok())
             .map(|entries| {
                 let mut n: Vec<String> = entries

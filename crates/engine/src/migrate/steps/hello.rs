@@ -179,7 +179,7 @@ impl Step for HelloStep {
 
     fn verify(&self, cx: &UndoContext<'_>, trace: &Trace<'_>) -> Result<()> {
         match intent(trace) {
-            Some(i) => moves::verify(cx, &i.moves, &[NGC_DIR]),
+            Some(i) => moves::verify(cx, &i.moves, &[NGC_DIR], LABEL),
             None => Ok(()),
         }
     }

@@ -120,13 +120,14 @@ impl MachineSecurityStep {
         }
     }
 
-    /// What the journal's edits may be: account objects for the rights, descriptors
-    /// (that parse) for the others.
-    fn check_edit(&self, edit: &RegEdit) -> Result<()> {
+    /// What the journal's edits may be: the new account's object (`account`, the key
+    /// `Policy\Accounts\<new SID>`, lower case) and what is below it for the rights,
+    /// descriptors (that parse) for the others.
+    fn check_edit(&self, edit: &RegEdit, account: Option<&str>) -> Result<()> {
         let ok = match (self.which, edit) {
             (Which::UserRights, e) => {
                 let lower = e.path().to_lowercase();
-                lower.starts_with(&format!("{}\\", ACCOUNTS.to_lowercase()))
+                account.is_some_and(|a| is_below(&lower, &[a.to_owned()]))
                     && !matches!(
                         e,
                         RegEdit::SetKeySecurity { .. } | RegEdit::RenameKey { .. }
@@ -169,6 +170,22 @@ fn kept_on_purpose(hive: MachineHive, old: &Sid) -> Vec<String> {
         _ => {}
     }
     kept
+}
+
+/// The inverse of a descriptor step sets the same keys its edits set, no others.
+fn same_keys(step: StepId, edits: &[RegEdit], inverse: &[RegEdit]) -> Result<()> {
+    let keys = |list: &[RegEdit]| {
+        let mut k: Vec<String> = list.iter().map(|e| e.path().to_lowercase()).collect();
+        k.sort();
+        k
+    };
+    if keys(edits) == keys(inverse) {
+        Ok(())
+    } else {
+        Err(Error::Journal(format!(
+            "the {step} step's undo sets keys its edits never set: the journal was edited;              nothing was changed"
+        )))
+    }
 }
 
 fn is_below(path: &str, roots: &[String]) -> bool {
@@ -361,8 +378,22 @@ impl Step for MachineSecurityStep {
                 intent.hive.file_name()
             )));
         }
+        let account = cx
+            .new_sid
+            .as_ref()
+            .map(|sid| format!(r"{ACCOUNTS}\{sid}").to_lowercase());
         for e in intent.edits.iter().chain(&intent.inverse) {
-            self.check_edit(e)?;
+            self.check_edit(e, account.as_deref())?;
+        }
+        if matches!(self.which, Which::Descriptors(_)) {
+            same_keys(self.id(), &intent.edits, &intent.inverse)?;
+        }
+        if cx.host.machine_hive_file(self.hive()).is_none() && !intent.edits.is_empty() {
+            // Made offline; live, Windows holds the hive (and LSA its copy of SECURITY).
+            return Err(Error::Refused(format!(
+                "this migration changed the {} hive offline (the volume mounted on another                  system); it cannot be undone while that Windows runs. Revert it the same                  way: mount the volume and run admu revert --root VOLUME. Nothing was changed",
+                intent.hive.file_name()
+            )));
         }
         match &intent.backup {
             Some(b) => crate::migrate::store::verify_backup(&cx.backups, b),
@@ -408,5 +439,30 @@ mod tests {
             &sw
         ));
         assert!(kept_on_purpose(MachineHive::System, &old).is_empty());
+    }
+
+    #[test]
+    fn a_descriptor_undo_sets_only_the_keys_its_edits_set() {
+        let set = |path: &str| RegEdit::SetKeySecurity {
+            path: path.into(),
+            descriptor: Vec::new(),
+        };
+        let edits = [set(r"Contoso\A"), set(r"Contoso\B")];
+        assert!(
+            same_keys(
+                StepId::SoftwareDescriptors,
+                &edits,
+                &[set(r"contoso\b"), set(r"Contoso\A")]
+            )
+            .is_ok()
+        );
+        assert!(
+            same_keys(
+                StepId::SoftwareDescriptors,
+                &edits,
+                &[set(r"Contoso\A"), set(r"Policy\Accounts\S-1-1-0")]
+            )
+            .is_err()
+        );
     }
 }

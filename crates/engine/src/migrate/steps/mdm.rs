@@ -21,8 +21,8 @@ use crate::migrate::preflight::Checks;
 
 pub(crate) struct MdmStep;
 
-/// The backup folder's label for the moved task folders.
-const LABEL: &str = "mdm";
+/// The backup folder of the moved task folders (the SOFTWARE backup has `mdm`).
+const TASKS_LABEL: &str = "mdm_tasks";
 
 /// What the step would do.
 struct Work {
@@ -63,7 +63,8 @@ fn work(state: &MdmState) -> Work {
             w.folders.push((f.clone(), e.guid.clone()));
         }
     }
-    if state.residue.mmpc_enrollment_flag.is_some_and(|v| v != 0) {
+    let jumpcloud_enrolled = state.enrollments.iter().any(|e| e.jumpcloud);
+    if state.residue.mmpc_enrollment_flag.is_some_and(|v| v != 0) && !jumpcloud_enrolled {
         w.edits.push(RegEdit::SetValue {
             path: ENROLLMENTS.into(),
             name: "MmpcEnrollmentFlag".into(),
@@ -71,8 +72,7 @@ fn work(state: &MdmState) -> Work {
             data: 0u32.to_le_bytes().to_vec(),
         });
     }
-    if state.residue.externally_managed.is_some() && state.enrollments.iter().all(|e| !e.jumpcloud)
-    {
+    if state.residue.externally_managed.is_some() && !jumpcloud_enrolled {
         w.edits.push(RegEdit::DeleteValue {
             path: ENROLLMENTS.into(),
             name: "ExternallyManaged".into(),
@@ -98,6 +98,25 @@ fn allowed(path: &str) -> bool {
         || roots()
             .iter()
             .any(|r| lower.starts_with(&format!(r"{}\", r.to_lowercase())))
+}
+
+/// Whether the journal may hold `e`: deletions (creations, for the undo) of keys below
+/// the step's roots, and value changes there or of the residue values on the
+/// Enrollments key itself.
+fn edit_allowed(e: &RegEdit, undo: bool) -> bool {
+    let on_enrollments = e.path().eq_ignore_ascii_case(ENROLLMENTS);
+    match e {
+        RegEdit::DeleteKey { path } if !undo => allowed(path) && !on_enrollments,
+        RegEdit::CreateKey { path } if undo => allowed(path) && !on_enrollments,
+        RegEdit::SetValue { path, name, .. } | RegEdit::DeleteValue { path, name } => {
+            allowed(path)
+                && (!on_enrollments
+                    || ["MmpcEnrollmentFlag", "ExternallyManaged"]
+                        .iter()
+                        .any(|v| v.eq_ignore_ascii_case(name)))
+        }
+        _ => false,
+    }
 }
 
 /// The edits that rebuild a SOFTWARE key and everything below it (keys first, then
@@ -284,7 +303,7 @@ impl Step for MdmStep {
         let inverse = inverse(cx.host, &w.edits)?;
         let mut moved: Vec<Moved> = Vec::new();
         for (folder, guid) in &w.folders {
-            moved.push(moves::plan_move(&cx.root, folder, LABEL, guid)?);
+            moved.push(moves::plan_move(&cx.root, folder, TASKS_LABEL, guid)?);
         }
         let backup = backup_machine_file(cx, MachineHive::Software, self.id().name())?;
         cx.intent(Intent::Mdm(MdmIntent {
@@ -317,12 +336,9 @@ impl Step for MdmStep {
                 i.hive.file_name()
             )));
         }
-        if let Some(e) = i
-            .edits
-            .iter()
-            .chain(&i.inverse)
-            .find(|e| !allowed(e.path()))
-        {
+        let bad_edit = i.edits.iter().find(|e| !edit_allowed(e, false));
+        let bad_inverse = i.inverse.iter().find(|e| !edit_allowed(e, true));
+        if let Some(e) = bad_edit.or(bad_inverse) {
             return Err(Error::Journal(format!(
                 "the journal's mdm edits touch {}, which admu never changes: the journal was \
                  edited; nothing was changed",
@@ -332,7 +348,7 @@ impl Step for MdmStep {
         if let Some(b) = &i.backup {
             crate::migrate::store::verify_backup(&cx.backups, b)?;
         }
-        moves::verify(cx, &i.moves, &[TASKS_DIR])
+        moves::verify(cx, &i.moves, &[TASKS_DIR], TASKS_LABEL)
     }
 
     fn undo_how(&self, cx: &UndoContext<'_>, trace: &Trace<'_>) -> Result<UndoHow> {
@@ -375,5 +391,34 @@ mod tests {
         ));
         assert!(!allowed(&format!(r"{TASK_CACHE}\Tree\OneDrive")));
         assert!(!allowed(r"Microsoft\EnrollmentsX"));
+    }
+
+    #[test]
+    fn only_the_kinds_of_edit_the_step_makes_are_allowed() {
+        let key = r"Microsoft\Enrollments\ABC".to_string();
+        let delete = RegEdit::DeleteKey { path: key.clone() };
+        let create = RegEdit::CreateKey { path: key.clone() };
+        assert!(edit_allowed(&delete, false) && !edit_allowed(&delete, true));
+        assert!(edit_allowed(&create, true) && !edit_allowed(&create, false));
+        let rename = RegEdit::RenameKey {
+            path: key.clone(),
+            new_name: "x".into(),
+        };
+        assert!(!edit_allowed(&rename, false) && !edit_allowed(&rename, true));
+        // The Enrollments key itself: never deleted; only its residue values change.
+        let root = RegEdit::DeleteKey {
+            path: ENROLLMENTS.into(),
+        };
+        assert!(!edit_allowed(&root, false));
+        let flag = RegEdit::DeleteValue {
+            path: ENROLLMENTS.into(),
+            name: "MmpcEnrollmentFlag".into(),
+        };
+        assert!(edit_allowed(&flag, false) && edit_allowed(&flag, true));
+        let other = RegEdit::DeleteValue {
+            path: ENROLLMENTS.into(),
+            name: "Something".into(),
+        };
+        assert!(!edit_allowed(&other, true));
     }
 }

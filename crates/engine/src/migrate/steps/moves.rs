@@ -62,6 +62,12 @@ pub(crate) fn plan_move(root: &Path, from: &str, label: &str, name: &str) -> Res
 /// The host path of a move's target in the backup folder; anything but `label\name`
 /// of plain names is refused (the journal was edited).
 fn target(backups: &Path, m: &Moved) -> Result<PathBuf> {
+    let (label, name) = target_parts(m)?;
+    Ok(backups.join(label).join(name))
+}
+
+/// `label` and `name` of a move's target `label\name`.
+fn target_parts(m: &Moved) -> Result<(&str, &str)> {
     let parts: Vec<&str> = m.to.split('\\').collect();
     let plain = |p: &&str| !p.is_empty() && !p.starts_with('.') && !p.contains(['/', ':']);
     if parts.len() != 2 || !parts.iter().all(plain) {
@@ -71,7 +77,7 @@ fn target(backups: &Path, m: &Moved) -> Result<PathBuf> {
             m.from, m.to
         )));
     }
-    Ok(backups.join(parts[0]).join(parts[1]))
+    Ok((parts[0], parts[1]))
 }
 
 /// Moves each item into the backup folder (its label folder created private).
@@ -104,6 +110,11 @@ pub(crate) fn move_back(cx: &UndoContext<'_>, moves: &[Moved]) -> Result<()> {
         let from = cx.path(&m.from)?;
         let to = target(&cx.backups, m)?;
         if to.exists() && !from.exists() {
+            // The folder it was in may have gone since (Windows removes empty ones).
+            let parent = dir_of(&from)?;
+            if !parent.exists() {
+                std::fs::create_dir_all(parent).map_err(Error::io(parent))?;
+            }
             std::fs::rename(&to, &from).map_err(Error::io(&to))?;
             crate::journal::sync_dir(dir_of(&from)?)?;
             crate::journal::sync_dir(dir_of(&to)?)?;
@@ -114,9 +125,24 @@ pub(crate) fn move_back(cx: &UndoContext<'_>, moves: &[Moved]) -> Result<()> {
 
 /// Checks, before an undo, that every moved item is where the journal says (in the
 /// backup, holding what was moved, or back in place already) and that its origin lies
-/// under one of `roots` (volume-relative).
-pub(crate) fn verify(cx: &UndoContext<'_>, moves: &[Moved], roots: &[&str]) -> Result<()> {
+/// under one of `roots` (volume-relative), and that it went to this step's `label`
+/// folder under its own name.
+pub(crate) fn verify(
+    cx: &UndoContext<'_>,
+    moves: &[Moved],
+    roots: &[&str],
+    label: &str,
+) -> Result<()> {
     for m in moves {
+        let (to_label, to_name) = target_parts(m)?;
+        let own_name = m.from.rsplit('\\').next().unwrap_or_default();
+        if !to_label.eq_ignore_ascii_case(label) || !to_name.eq_ignore_ascii_case(own_name) {
+            return Err(Error::Journal(format!(
+                "the journal moves {:?} to {:?}, not to {label}\\{own_name}: it was edited; \
+                 nothing was changed",
+                m.from, m.to
+            )));
+        }
         let lower = m.from.to_lowercase();
         if !roots
             .iter()

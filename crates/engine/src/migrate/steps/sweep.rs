@@ -17,7 +17,7 @@ use ntsec::{FileSecurity, SecurityDescriptor, Sid, SidMap};
 use super::acl_log::{DescriptorLog, Tail, read_descriptor_log, restore_from_log};
 use super::{CheckContext, PlanContext, RunContext, Step, StepPlan, Trace, UndoContext};
 use crate::error::{Error, Result};
-use crate::host::Volume;
+use crate::host::{MachineHive, Volume};
 use crate::journal::record::{Done, Intent, StepId, SweepDone, SweepIntent, UndoHow};
 use crate::migrate::preflight::Checks;
 use crate::profiles::Profile;
@@ -37,11 +37,11 @@ struct Scope {
 }
 
 fn scope(host: &dyn Volume, source: &Profile) -> Option<Scope> {
-    let root = host.host_path(r"C:\")?;
+    let root = host.host_path(r"%SystemDrive%\")?;
     let mut skip: Vec<PathBuf> = source.host_path.iter().cloned().collect();
-    skip.extend(host.host_path(r"C:\ProgramData\admu"));
+    skip.extend(host.host_path(r"%SystemDrive%\ProgramData\admu"));
     if let Some(sid) = &source.sid {
-        skip.extend(host.host_path(&format!(r"C:\$Recycle.Bin\{sid}")));
+        skip.extend(host.host_path(&format!(r"%SystemDrive%\$Recycle.Bin\{sid}")));
     }
     Some(Scope { root, skip })
 }
@@ -164,9 +164,24 @@ impl Step for SweepFiles {
         let Some(old) = &source.sid else {
             return Ok(());
         };
-        // The new SID is not known yet: a placeholder shows what would change.
+        // Live, the walk covers the whole system drive: too slow for a check that runs
+        // again as the window's fields change. It runs when asked to translate.
+        let live = cx.host.machine_hive_file(MachineHive::Software).is_none();
+        if live && !cx.req.sweep_files {
+            c.add(
+                "files outside the profile",
+                true,
+                format!(
+                    "not scanned (it walks the whole drive): admu sids --sid {old} --files \
+                     all lists them; --sweep-files translates them"
+                ),
+            );
+            return Ok(());
+        }
+        // The new SID is not known yet: a placeholder (the Null SID, never a profile's)
+        // shows what would change.
         let mut map = cx.req.extra_map.clone();
-        let placeholder: Sid = "S-1-5-21-0-0-0-1000"
+        let placeholder: Sid = "S-1-0-0"
             .parse()
             .map_err(|e| Error::Invalid(format!("{e}")))?;
         map.insert(old.clone(), placeholder)
@@ -299,6 +314,13 @@ impl Step for SweepFiles {
     fn verify(&self, cx: &UndoContext<'_>, trace: &Trace<'_>) -> Result<()> {
         if let Some(i) = intent(trace) {
             check_log_name(&i.log)?;
+            if cx.host.file_security().is_none() {
+                return Err(Error::Refused(
+                    "this migration rewrote file descriptors (--sweep-files), and this volume \
+                     exposes none: mount it with ntfs-3g to undo them. Nothing was changed"
+                        .into(),
+                ));
+            }
             read_descriptor_log(
                 &cx.backups.join(&i.log),
                 &i.places,
