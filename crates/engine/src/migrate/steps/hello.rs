@@ -185,11 +185,7 @@ impl Step for HelloStep {
     }
 
     fn undo_how(&self, _: &UndoContext<'_>, trace: &Trace<'_>) -> Result<UndoHow> {
-        Ok(if trace.started() {
-            UndoHow::Logical
-        } else {
-            UndoHow::Nothing
-        })
+        trace.logical_once_started()
     }
 
     fn undo(&self, cx: &mut UndoContext<'_>, trace: &Trace<'_>, _: UndoHow) -> Result<()> {

@@ -134,21 +134,12 @@ fn inverse(host: &dyn Registry, edits: &[RegEdit]) -> Result<Vec<RegEdit>> {
         match e {
             RegEdit::DeleteKey { path } => rebuild(host, path, &mut g)?,
             RegEdit::SetValue { path, name, .. } | RegEdit::DeleteValue { path, name } => {
-                let old = host
-                    .key(MachineHive::Software, path)?
-                    .and_then(|k| k.value(name).cloned());
-                g.push(match old {
-                    Some(v) => RegEdit::SetValue {
-                        path: path.clone(),
-                        name: v.name,
-                        kind: v.kind,
-                        data: v.data,
-                    },
-                    None => RegEdit::DeleteValue {
-                        path: path.clone(),
-                        name: name.clone(),
-                    },
-                });
+                g.push(super::registry::value_inverse(
+                    host,
+                    MachineHive::Software,
+                    path,
+                    name,
+                )?);
             }
             other => {
                 return Err(Error::Invalid(format!(

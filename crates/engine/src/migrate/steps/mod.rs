@@ -223,6 +223,16 @@ impl Trace<'_> {
     pub fn started(&self) -> bool {
         self.intent.is_some()
     }
+
+    /// The undo of a step whose own records say what to put back: logical once its
+    /// intent is in the journal, nothing before.
+    pub fn logical_once_started(&self) -> Result<UndoHow> {
+        Ok(if self.started() {
+            UndoHow::Logical
+        } else {
+            UndoHow::Nothing
+        })
+    }
 }
 
 /// One step's part of the dry run.

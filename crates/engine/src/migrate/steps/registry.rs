@@ -339,6 +339,29 @@ pub(crate) fn logon_ui_edits(new_sid: &Sid, name: &str, computer: &str) -> Vec<R
     ]
 }
 
+/// The edit that gives value `name` of `path` back what it holds now (or removes it,
+/// when it is not there).
+pub(crate) fn value_inverse(
+    host: &dyn Registry,
+    which: MachineHive,
+    path: &str,
+    name: &str,
+) -> Result<RegEdit> {
+    let old = host.key(which, path)?.and_then(|k| k.value(name).cloned());
+    Ok(match old {
+        Some(v) => RegEdit::SetValue {
+            path: path.to_owned(),
+            name: v.name,
+            kind: v.kind,
+            data: v.data,
+        },
+        None => RegEdit::DeleteValue {
+            path: path.to_owned(),
+            name: name.to_owned(),
+        },
+    })
+}
+
 /// The edits that put back what `edits` change, computed from the current state.
 pub(crate) fn inverse_edits(
     host: &dyn Registry,
@@ -354,19 +377,7 @@ pub(crate) fn inverse_edits(
                 }
             }
             RegEdit::SetValue { path, name, .. } | RegEdit::DeleteValue { path, name } => {
-                let old = host.key(which, path)?.and_then(|k| k.value(name).cloned());
-                inverse.push(match old {
-                    Some(v) => RegEdit::SetValue {
-                        path: path.clone(),
-                        name: v.name,
-                        kind: v.kind,
-                        data: v.data,
-                    },
-                    None => RegEdit::DeleteValue {
-                        path: path.clone(),
-                        name: name.clone(),
-                    },
-                });
+                inverse.push(value_inverse(host, which, path, name)?);
             }
             RegEdit::RenameKey { path, new_name } => {
                 let (parent, old_name) = path.rsplit_once('\\').unwrap_or(("", path));

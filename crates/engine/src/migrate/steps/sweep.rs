@@ -332,11 +332,7 @@ impl Step for SweepFiles {
     }
 
     fn undo_how(&self, _: &UndoContext<'_>, trace: &Trace<'_>) -> Result<UndoHow> {
-        Ok(if trace.started() {
-            UndoHow::Logical
-        } else {
-            UndoHow::Nothing
-        })
+        trace.logical_once_started()
     }
 
     fn undo(&self, cx: &mut UndoContext<'_>, trace: &Trace<'_>, how: UndoHow) -> Result<()> {
