@@ -209,7 +209,7 @@ ours_for() { # the admu row a row is compared with
       "admu export reg") note="stdout, UTF-8" ;;
       "admu export json") note="stdout" ;;
       "admu export -o (UTF-16)") note="regedit's UTF-16LE file" ;;
-      "admu translate -o") note="includes check + fsync" ;;
+      "admu translate -o") note="validation, copy, fsync, rename" ;;
       "regipy-dump") [ -z "$note" ] && note="one run, to a file" ;;
       "hivexregedit --export") [ -z "$note" ] && note="one run, to a file" ;;
     esac

@@ -212,38 +212,12 @@ impl Hive {
     /// Checks that `cell` starts an allocated cell inside a bin and returns its total
     /// size (including the 4-byte size field).
     pub(crate) fn cell_size(&self, cell: u32) -> Result<u32> {
-        if cell == NULL {
-            return Err(Error::corrupt(cell, "null cell offset"));
-        }
-        if !cell.is_multiple_of(8) {
-            return Err(Error::corrupt(cell, "cell offset is not 8-byte aligned"));
-        }
-        let bin = self
-            .bin_of(cell)
-            .ok_or_else(|| Error::corrupt(cell, "cell offset outside the hive bins"))?;
-        if cell < bin.offset + BIN_HEADER_SIZE {
-            return Err(Error::corrupt(cell, "cell offset points into a bin header"));
-        }
-        let at = BASE_BLOCK_SIZE + cell as usize;
-        let raw = read_i32(&self.data, at)
-            .ok_or_else(|| Error::corrupt(cell, "cell past end of file"))?;
-        if raw >= 0 {
-            return Err(Error::corrupt(cell, "reference to a free cell"));
-        }
-        let size = raw.unsigned_abs();
-        if size < 8 {
-            return Err(Error::corrupt(
-                cell,
-                format!("cell size {size} is too small"),
-            ));
-        }
-        if u64::from(cell) + u64::from(size) > u64::from(bin.offset) + u64::from(bin.size) {
-            return Err(Error::corrupt(
-                cell,
-                format!("cell of {size} bytes crosses its bin's end"),
-            ));
-        }
-        Ok(size)
+        let bin = locate_cell(cell, self.bin_of(cell))?;
+        check_cell_size(
+            cell,
+            bin,
+            read_i32(&self.data, BASE_BLOCK_SIZE + cell as usize),
+        )
     }
 
     /// The data of an allocated cell (without its size field).
@@ -268,33 +242,78 @@ impl Hive {
     /// A cell's data, checked to be at least `min` bytes long and to start with `sig`.
     pub(crate) fn signed_cell(&self, cell: u32, sig: &[u8; 2], min: usize) -> Result<&[u8]> {
         let data = self.cell(cell)?;
-        if data.len() < min {
-            return Err(Error::corrupt(
-                cell,
-                format!(
-                    "{} cell of {} bytes is shorter than {min}",
-                    String::from_utf8_lossy(sig),
-                    data.len()
-                ),
-            ));
-        }
-        if &data[..2] != sig {
-            return Err(Error::corrupt(
-                cell,
-                format!(
-                    "expected a {} cell, found signature {:02x}{:02x}",
-                    String::from_utf8_lossy(sig),
-                    data[0],
-                    data[1]
-                ),
-            ));
-        }
+        check_signature(cell, data, sig, min)?;
         Ok(data)
     }
 }
 
+/// Checks a cell offset before its size is read: not null, aligned, past the header of
+/// `bin` (the bin holding it, `None` when no bin does). Returns that bin.
+pub(crate) fn locate_cell(cell: u32, bin: Option<Bin>) -> Result<Bin> {
+    if cell == NULL {
+        return Err(Error::corrupt(cell, "null cell offset"));
+    }
+    if !cell.is_multiple_of(8) {
+        return Err(Error::corrupt(cell, "cell offset is not 8-byte aligned"));
+    }
+    let bin = bin.ok_or_else(|| Error::corrupt(cell, "cell offset outside the hive bins"))?;
+    if cell < bin.offset + BIN_HEADER_SIZE {
+        return Err(Error::corrupt(cell, "cell offset points into a bin header"));
+    }
+    Ok(bin)
+}
+
+/// Checks the size field `raw` of the cell at `cell` in `bin` (`None` past the end of
+/// the file): allocated, at least 8 bytes, inside the bin. Returns the total size.
+pub(crate) fn check_cell_size(cell: u32, bin: Bin, raw: Option<i32>) -> Result<u32> {
+    let raw = raw.ok_or_else(|| Error::corrupt(cell, "cell past end of file"))?;
+    if raw >= 0 {
+        return Err(Error::corrupt(cell, "reference to a free cell"));
+    }
+    let size = raw.unsigned_abs();
+    if size < 8 {
+        return Err(Error::corrupt(
+            cell,
+            format!("cell size {size} is too small"),
+        ));
+    }
+    if u64::from(cell) + u64::from(size) > u64::from(bin.offset) + u64::from(bin.size) {
+        return Err(Error::corrupt(
+            cell,
+            format!("cell of {size} bytes crosses its bin's end"),
+        ));
+    }
+    Ok(size)
+}
+
+/// Checks that a cell's data is at least `min` bytes long and starts with `sig`.
+pub(crate) fn check_signature(cell: u32, data: &[u8], sig: &[u8; 2], min: usize) -> Result<()> {
+    if data.len() < min {
+        return Err(Error::corrupt(
+            cell,
+            format!(
+                "{} cell of {} bytes is shorter than {min}",
+                String::from_utf8_lossy(sig),
+                data.len()
+            ),
+        ));
+    }
+    if &data[..2] != sig {
+        return Err(Error::corrupt(
+            cell,
+            format!(
+                "expected a {} cell, found signature {:02x}{:02x}",
+                String::from_utf8_lossy(sig),
+                data[0],
+                data[1]
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses and sanity-checks the base block.
-fn read_base_block(data: &[u8]) -> Result<BaseInfo> {
+pub(crate) fn read_base_block(data: &[u8]) -> Result<BaseInfo> {
     if data.len() < BASE_BLOCK_SIZE {
         return Err(Error::NotAHive {
             reason: format!(
@@ -350,7 +369,6 @@ fn read_base_block(data: &[u8]) -> Result<BaseInfo> {
     Ok(info)
 }
 
-/// Walks the bin headers and returns the bins; they must tile `[0, bins_size)` exactly.
 /// The bin index of every 4 KiB page.
 fn page_index(bins: &[Bin]) -> Vec<u32> {
     let mut pages = Vec::with_capacity(bins.iter().map(|b| b.size as usize / 4096).sum());
@@ -360,15 +378,32 @@ fn page_index(bins: &[Bin]) -> Vec<u32> {
     pages
 }
 
+/// The bins of a hive held in memory ([`index_bins_with`]).
 fn index_bins(data: &[u8], bins_size: u32) -> Result<Vec<Bin>> {
+    let available = data.len().saturating_sub(BASE_BLOCK_SIZE) as u64;
+    index_bins_with(bins_size, available, |pos| {
+        let at = BASE_BLOCK_SIZE + pos as usize;
+        data.get(at..at + 12)
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| Error::corrupt(pos, "hive bin header past end of file"))
+    })
+}
+
+/// Walks the bin headers, read by `header(pos)` (the first 12 bytes of the bin at
+/// `pos`), and returns the bins; they must tile `[0, bins_size)` exactly, and the file
+/// must hold `available` bytes after its base block.
+pub(crate) fn index_bins_with(
+    bins_size: u32,
+    available: u64,
+    mut header: impl FnMut(u32) -> Result<[u8; 12]>,
+) -> Result<Vec<Bin>> {
     if !bins_size.is_multiple_of(4096) || bins_size == 0 {
         return Err(Error::Corrupt {
             offset: off::BINS_SIZE as u64,
             reason: format!("hive bins size {bins_size:#x} is not a positive multiple of 4096"),
         });
     }
-    let available = data.len() - BASE_BLOCK_SIZE;
-    if bins_size as usize > available {
+    if u64::from(bins_size) > available {
         return Err(Error::Corrupt {
             offset: off::BINS_SIZE as u64,
             reason: format!(
@@ -379,13 +414,12 @@ fn index_bins(data: &[u8], bins_size: u32) -> Result<Vec<Bin>> {
     let mut bins = Vec::with_capacity(bins_size as usize / 4096);
     let mut pos = 0u32;
     while pos < bins_size {
-        let at = BASE_BLOCK_SIZE + pos as usize;
-        let header = &data[at..at + BIN_HEADER_SIZE as usize];
+        let header = header(pos)?;
         if &header[..4] != b"hbin" {
             return Err(Error::corrupt(pos, "expected a hive bin header (`hbin`)"));
         }
-        let offset = read_u32(header, 4).unwrap_or(NULL);
-        let size = read_u32(header, 8).unwrap_or(0);
+        let offset = read_u32(&header, 4).unwrap_or(NULL);
+        let size = read_u32(&header, 8).unwrap_or(0);
         if offset != pos {
             return Err(Error::corrupt(
                 pos,

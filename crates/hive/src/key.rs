@@ -64,16 +64,7 @@ impl<'h> Key<'h> {
     /// Reads the nk cell at `offset`, checking its signature and name length.
     pub(crate) fn at(hive: &'h Hive, offset: u32) -> Result<Key<'h>> {
         let cell = hive.signed_cell(offset, b"nk", nk::NAME)?;
-        let name_len = usize::from(read_u16(cell, nk::NAME_LEN).unwrap_or(0));
-        if nk::NAME + name_len > cell.len() {
-            return Err(Error::corrupt(
-                offset,
-                format!(
-                    "key name of {name_len} bytes overruns its {}-byte cell",
-                    cell.len()
-                ),
-            ));
-        }
+        check_nk(offset, cell)?;
         Ok(Key { hive, offset, cell })
     }
 
@@ -284,6 +275,21 @@ impl<'h> Key<'h> {
 }
 
 /// Appends the nk offsets of a subkey list (any of li/lf/lh/ri) to `out`.
+/// Checks an nk cell's data (signature and fixed part already checked): its name fits.
+pub(crate) fn check_nk(offset: u32, cell: &[u8]) -> Result<()> {
+    let name_len = usize::from(read_u16(cell, nk::NAME_LEN).unwrap_or(0));
+    if nk::NAME + name_len > cell.len() {
+        return Err(Error::corrupt(
+            offset,
+            format!(
+                "key name of {name_len} bytes overruns its {}-byte cell",
+                cell.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn read_subkey_list(hive: &Hive, list: u32, out: &mut Vec<u32>) -> Result<()> {
     read_list(hive, list, out, true)
 }

@@ -34,6 +34,7 @@ pub mod log;
 pub mod names;
 pub mod new;
 pub mod security;
+pub mod translate_file;
 pub mod userchoice;
 pub mod value;
 pub mod write;

@@ -28,7 +28,11 @@ pub struct Sk<'h> {
 
 impl<'h> Sk<'h> {
     pub(crate) fn at(hive: &'h Hive, offset: u32) -> Result<Sk<'h>> {
-        let cell = hive.signed_cell(offset, b"sk", sk::SD)?;
+        Sk::from_cell(offset, hive.signed_cell(offset, b"sk", sk::SD)?)
+    }
+
+    /// The sk cell at `offset` whose data (signature and fixed part checked) is `cell`.
+    pub(crate) fn from_cell(offset: u32, cell: &'h [u8]) -> Result<Sk<'h>> {
         let len = read_u32(cell, sk::SD_LEN).unwrap_or(0) as usize;
         if sk::SD + len > cell.len() {
             return Err(Error::corrupt(

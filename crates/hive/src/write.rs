@@ -71,7 +71,7 @@ pub struct SaveReport {
     pub logs_emptied: Vec<PathBuf>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -83,14 +83,7 @@ impl Hive {
     /// current primary sequence, timestamp now, checksum recomputed. Returns the
     /// sequence number.
     pub fn finish_base_block(&mut self) -> u32 {
-        let seq = read_u32(&self.data, off::PRIMARY_SEQ)
-            .unwrap_or(0)
-            .wrapping_add(1);
-        write_u32(&mut self.data, off::PRIMARY_SEQ, seq);
-        write_u32(&mut self.data, off::SECONDARY_SEQ, seq);
-        write_u64(&mut self.data, off::TIMESTAMP, filetime_now());
-        base::fix_checksum(&mut self.data);
-        seq
+        finish_base_block(&mut self.data)
     }
 
     /// Saves over the file the hive was opened from and empties its logs.
@@ -104,15 +97,7 @@ impl Hive {
             Error::Invalid("the hive was not read from a file; use save_as".into())
         })?;
         let mut report = self.save_as_with(&path, options)?;
-        for log in self.logs_found.clone() {
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&log)
-                .map_err(io_err(&log))?;
-            f.set_len(0).map_err(io_err(&log))?;
-            f.sync_all().map_err(io_err(&log))?;
-            report.logs_emptied.push(log);
-        }
+        report.logs_emptied = empty_logs(&self.logs_found)?;
         Ok(report)
     }
 
@@ -152,6 +137,33 @@ impl Hive {
             logs_emptied: Vec::new(),
         })
     }
+}
+
+/// Marks a 4096-byte base block clean: both sequence
+/// numbers one past the primary sequence, timestamp now, checksum recomputed. Returns
+/// the sequence number.
+pub(crate) fn finish_base_block(block: &mut [u8]) -> u32 {
+    let seq = read_u32(block, off::PRIMARY_SEQ)
+        .unwrap_or(0)
+        .wrapping_add(1);
+    write_u32(block, off::PRIMARY_SEQ, seq);
+    write_u32(block, off::SECONDARY_SEQ, seq);
+    write_u64(block, off::TIMESTAMP, filetime_now());
+    base::fix_checksum(block);
+    seq
+}
+
+/// Truncates a saved primary's logs to 0 bytes (keeping the files), each synced.
+pub(crate) fn empty_logs(logs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    for log in logs {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(log)
+            .map_err(io_err(log))?;
+        f.set_len(0).map_err(io_err(log))?;
+        f.sync_all().map_err(io_err(log))?;
+    }
+    Ok(logs.to_vec())
 }
 
 /// The size of the pages [`DirtyPages`] tracks.
@@ -240,7 +252,7 @@ impl Source {
 }
 
 /// The temporary file beside `path` (and its folder) that a save writes first.
-fn temp_path(path: &Path) -> Result<(PathBuf, PathBuf)> {
+pub(crate) fn temp_path(path: &Path) -> Result<(PathBuf, PathBuf)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -258,7 +270,7 @@ fn temp_path(path: &Path) -> Result<(PathBuf, PathBuf)> {
 
 /// Fsyncs the temporary file, runs the hook, renames it over `path`, fsyncs the folder;
 /// on any error the temporary file is removed and `path` left as it was.
-fn finish_atomically(
+pub(crate) fn finish_atomically(
     dir: &Path,
     tmp: &Path,
     path: &Path,

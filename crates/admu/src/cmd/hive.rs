@@ -351,23 +351,10 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
     let map = ntsec::SidMap::from_pairs(args.maps.iter().map(String::as_str))
         .map_err(|e| CommandError::new(Exit::Usage, anyhow::anyhow!("--map: {e}")))?;
     let mode: ntsec::Mode = args.mode.into();
-    let mut hive = args.hive.open()?;
-    let report = hive
-        .translate_sids(&map, mode)
-        .with_context(|| format!("cannot translate {}", args.hive.file.display()))?;
-    verify_translated(&hive, &report)?;
-    let mut written = None;
-    if !args.dry_run && report.cells_changed > 0 {
-        let saved = match &args.output {
-            Some(out) => hive.save_as(out)?,
-            None => save_in_place(&mut hive, &args.hive.file)?,
-        };
-        written = Some(saved.path);
-    } else if !args.dry_run
-        && let Some(out) = &args.output
-    {
-        written = Some(hive.save_as(out)?.path);
-    }
+    let (report, written) = match translate_without_opening(&args, &map, mode)? {
+        Some(done) => done,
+        None => translate_whole(&args, &map, mode)?,
+    };
     let outcome = TranslateOutcome {
         file: args.hive.file.clone(),
         written,
@@ -405,6 +392,68 @@ fn translate(args: TranslateArgs, json: bool) -> Result<Exit, CommandError> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The fast path ([`hive::translate_file`]): reads only the cells it changes and
+/// copies the rest of the file. `None` when the hive needs the whole-hive path.
+fn translate_without_opening(
+    args: &TranslateArgs,
+    map: &ntsec::SidMap,
+    mode: ntsec::Mode,
+) -> Result<Option<(hive::RewriteReport, Option<PathBuf>)>, CommandError> {
+    use hive::translate_file::{Outcome, TranslateFile, translate_file};
+    let file = &args.hive.file;
+    let mut how = TranslateFile::new(map, mode)
+        .dry_run(args.dry_run)
+        .use_logs(!args.hive.no_logs);
+    #[cfg(target_os = "linux")]
+    let ntfs = ntfs3g::NtfsXattr::detect(file).ok();
+    #[cfg(target_os = "linux")]
+    let keep = |tmp: &Path, target: &Path| match &ntfs {
+        Some(ntfs) => ntfs.copy_metadata(target, tmp),
+        None => Ok(()),
+    };
+    match &args.output {
+        Some(out) => how = how.output(out),
+        #[cfg(target_os = "linux")]
+        None => {
+            how = how.save_options(hive::SaveOptions {
+                before_rename: Some(&keep),
+                ..hive::SaveOptions::default()
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        None => {}
+    }
+    match translate_file(file, &how)
+        .with_context(|| format!("cannot translate {}", file.display()))?
+    {
+        Outcome::Done(done) => Ok(Some((done.report, done.saved.map(|s| s.path)))),
+        Outcome::NeedsWholeHive(why) => {
+            tracing::debug!("{}: {why}; reading the whole hive", file.display());
+            Ok(None)
+        }
+    }
+}
+
+/// The whole-hive path: open (replaying logs), translate in memory, validate, save.
+fn translate_whole(
+    args: &TranslateArgs,
+    map: &ntsec::SidMap,
+    mode: ntsec::Mode,
+) -> Result<(hive::RewriteReport, Option<PathBuf>), CommandError> {
+    let mut hive = args.hive.open()?;
+    let report = hive
+        .translate_sids(map, mode)
+        .with_context(|| format!("cannot translate {}", args.hive.file.display()))?;
+    verify_translated(&hive, &report)?;
+    let written = match &args.output {
+        _ if args.dry_run => None,
+        Some(out) => Some(hive.save_as(out)?.path),
+        None if report.cells_changed > 0 => Some(save_in_place(&mut hive, &args.hive.file)?.path),
+        None => None,
+    };
+    Ok((report, written))
 }
 
 fn check(args: CheckArgs, json: bool) -> Result<Exit, CommandError> {
