@@ -498,6 +498,21 @@ fn run_one_device_fails_others_complete_status_and_rerun() {
         table.contains("4 total: 3 complete, 0 in progress, 0 pending, 1 error"),
         "{table}"
     );
+    // What a device writes is shown, never acted on by the admin's terminal.
+    jc.update_system(&devices[2].id, |s| {
+        if let Some(d) = &s.description {
+            s.description = Some(d.replace(
+                "NTFS security descriptors",
+                "NTFS security descriptors\\u001b]0;owned\\u0007\\u001b[2J",
+            ));
+        }
+    });
+    let out = fleet(&["status"], &jc);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !table.contains('\u{1b}') && table.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J"),
+        "{table}"
+    );
     // PC-1 migrated alice, then bob (the last bind makes bob its primary user).
     for (d, primary) in devices[..2].iter().zip([&bob, &alice]) {
         let state = jc.system(&d.id);

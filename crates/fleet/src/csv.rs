@@ -1,6 +1,11 @@
 //! A small CSV reader and writer (RFC 4180: commas, double quotes, doubled quotes,
 //! quoted newlines; CRLF or LF; a UTF-8 byte-order mark is skipped), with the line and
 //! column of every field for error messages.
+//!
+//! Discovery writes what devices report (user names, paths) into a file admins open in
+//! Excel, so a field a spreadsheet would run as a formula (it starts with `=`, `+`, `-`,
+//! `@`, a tab or a carriage return) is written with a leading `'`, which Excel shows as
+//! text; reading takes that `'` off again.
 
 /// A field and where it starts (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +127,10 @@ impl Reader<'_> {
         }
         let end = self.rest(&mut text, quoted)?;
         let text = if quoted { text } else { text.trim().to_owned() };
+        let text = match text.strip_prefix('\'') {
+            Some(rest) if is_formula(rest) => rest.to_owned(),
+            _ => text,
+        };
         let field = Field {
             text,
             line: start.0,
@@ -165,8 +174,24 @@ pub fn parse(text: &str) -> Result<Vec<Record>, SyntaxError> {
     }
 }
 
-/// One field, quoted when it has to be.
+/// What starts a formula in a spreadsheet cell (OWASP's list for CSV injection).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a spreadsheet would read `field` as a formula once any `'` guards before it
+/// are taken off (so a value that starts with `'=` round-trips too).
+fn is_formula(field: &str) -> bool {
+    field.trim_start_matches('\'').starts_with(FORMULA_START)
+}
+
+/// One field, quoted when it has to be, with a `'` before a formula (see the module).
 pub fn quote(field: &str) -> String {
+    let guarded;
+    let field = if is_formula(field) {
+        guarded = format!("'{field}");
+        guarded.as_str()
+    } else {
+        field
+    };
     if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ') {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
@@ -217,5 +242,29 @@ mod tests {
         let text = write(&["P", "Q"], &rows);
         let back = parse(&text).unwrap();
         assert_eq!(texts(&back[1]), ["C:\\Users\\a b", "x,\"y\""]);
+    }
+
+    #[test]
+    fn formulas_are_written_as_text_and_read_back() {
+        let rows = vec![vec![
+            "=HYPERLINK(\"http://x\")".to_owned(),
+            "+1".to_owned(),
+            "-2".to_owned(),
+            "@SUM(A1)".to_owned(),
+            "\tx".to_owned(),
+            "'plain".to_owned(),
+            "'=quoted".to_owned(),
+            "S-1-5-21-1-2-3-1001".to_owned(),
+        ]];
+        let text = write(&["A", "B", "C", "D", "E", "F", "G", "H"], &rows);
+        let line = text.lines().nth(1).unwrap();
+        assert!(
+            line.starts_with(
+                "\"'=HYPERLINK(\"\"http://x\"\")\",'+1,'-2,'@SUM(A1),'\tx,'plain,''=quoted,S-"
+            ),
+            "{line}"
+        );
+        let back = parse(&text).unwrap();
+        assert_eq!(texts(&back[1]), rows[0]);
     }
 }

@@ -60,6 +60,7 @@ pub mod remote;
 pub mod row;
 pub mod script;
 pub mod status;
+pub mod terminal;
 pub mod time;
 
 pub use discover::{Discovered, discover};

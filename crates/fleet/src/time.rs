@@ -1,5 +1,6 @@
-//! UTC timestamps in the form JumpCloud writes them (`2026-12-04T18:50:01.123Z`), so
-//! that a command result can be told to be newer than a run's queueing.
+//! UTC timestamps: written in the form JumpCloud writes them (`2026-12-04T18:50:01.123Z`),
+//! read in any RFC 3339 form, so that a command result can be told to be newer than a
+//! run's queueing.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -36,11 +37,80 @@ pub fn now() -> String {
     rfc3339_millis(ms)
 }
 
-/// Whether `a` is at or after `b`, when both are in [`rfc3339_millis`]'s form (`None`
-/// when either is not, so callers choose what an unknown order means).
+/// Whether `a` is at or after `b`, both RFC 3339 times (`None` when either is not, so
+/// callers choose what an unknown order means).
 pub fn at_or_after(a: &str, b: &str) -> Option<bool> {
-    let ok = |s: &str| s.len() == 24 && s.ends_with('Z') && s.as_bytes().get(10) == Some(&b'T');
-    (ok(a) && ok(b)).then(|| a >= b)
+    Some(parse_millis(a)? >= parse_millis(b)?)
+}
+
+/// Milliseconds since 1970 of an RFC 3339 time: `YYYY-MM-DDTHH:MM:SS`, any number of
+/// fraction digits (beyond milliseconds ignored), then `Z` or `±HH:MM`.
+pub fn parse_millis(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let at = |i: usize, c: u8| b.get(i).is_some_and(|x| x.eq_ignore_ascii_case(&c));
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let digits = text.get(from..to)?;
+        digits.bytes().try_fold(0i64, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = text.get(19..)?;
+    let mut millis = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let first3 = format!("{:0<3}", &fraction[..digits.min(3)]);
+        millis = first3.parse::<i64>().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let o = rest.as_bytes();
+            if o.len() != 6 || o[3] != b':' {
+                return None;
+            }
+            let hours = num(text.len() - 5, text.len() - 3)?;
+            let minutes = num(text.len() - 2, text.len())?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            sign * (hours * 60 + minutes)
+        }
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_minutes * 60;
+    Some(seconds * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of the era-based
+/// algorithm in [`rfc3339_millis`]).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -61,7 +131,36 @@ mod tests {
         );
         assert_eq!(
             at_or_after("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000Z"),
+            Some(true)
+        );
+        assert_eq!(
+            at_or_after("2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00.600Z"),
+            Some(false)
+        );
+        // 01:30 at +02:00 is 23:30 the day before in UTC.
+        assert_eq!(
+            at_or_after("2026-01-01T01:30:00+02:00", "2025-12-31T23:00:00.000Z"),
+            Some(true)
+        );
+        assert_eq!(
+            at_or_after("2026-01-01T01:30:00+02:00", "2025-12-31T23:31:00Z"),
+            Some(false)
+        );
+        assert_eq!(at_or_after("yesterday", "2026-01-01T00:00:00Z"), None);
+        assert_eq!(
+            at_or_after("2026-13-01T00:00:00Z", "2026-01-01T00:00:00Z"),
             None
+        );
+        assert_eq!(
+            at_or_after("2026-01-01T00:00:00", "2026-01-01T00:00:00Z"),
+            None
+        );
+        for ms in [0, 951_782_400_000, 1_796_495_401_123, 4_102_444_800_999] {
+            assert_eq!(parse_millis(&rfc3339_millis(ms)), Some(ms as i64));
+        }
+        assert_eq!(
+            parse_millis("2026-12-05T18:30:01.123456789Z"),
+            Some(1_796_495_401_123)
         );
         assert!(now().starts_with("20"));
     }

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use fleet::plan::{Plan, describe};
 use fleet::script::{ExeSource, ScriptOptions};
 use fleet::status::{Outcome, Status};
+use fleet::terminal::printable;
 use fleet::{Inventory, Problem};
 use jumpcloud::{BaseUrl, Client, PageProgress};
 
@@ -213,7 +214,7 @@ fn show_problems(problems: &[Problem], json: bool) -> CommandError {
         let _ = crate::cmd::print_json(&problems);
     }
     for p in problems {
-        eprintln!("{p}");
+        eprintln!("{}", printable(&p.to_string()));
     }
     CommandError::new(
         Exit::CheckFailed,
@@ -235,7 +236,7 @@ fn print_plan(plan: &Plan, json: bool) -> Result<(), CommandError> {
     }
     for d in &plan.devices {
         for p in &d.rows {
-            crate::outln!("line {}: {}", p.line, describe(d, p));
+            crate::outln!("line {}: {}", p.line, printable(&describe(d, p)));
         }
     }
     crate::outln!(
@@ -303,7 +304,10 @@ fn run_fleet(a: RunArgs, json: bool) -> Result<Exit, CommandError> {
             .iter()
             .filter(|p| p.action == fleet::plan::Action::AlreadyComplete)
         {
-            eprintln!("admu: skipped (already Complete): {}", describe(d, p));
+            eprintln!(
+                "admu: skipped (already Complete): {}",
+                printable(&describe(d, p))
+            );
         }
     }
     if a.dry_run {
@@ -327,9 +331,22 @@ fn run_fleet(a: RunArgs, json: bool) -> Result<Exit, CommandError> {
         crate::outln!("Nothing to run: every row is Complete or not selected.");
         return Ok(Exit::Ok);
     }
-    fleet::remote::mark_pending(&client, &plan, &mut |p| progress("marked Pending", p))
-        .map_err(failed)?;
-    let sent = fleet::remote::send(&client, &scripts, &mut progress).map_err(failed)?;
+    let again = format!(
+        "run `admu fleet run --csv {}` with the same options again: it sends what is missing and skips rows already Complete",
+        a.csv.display()
+    );
+    fleet::remote::mark_pending(&client, &plan, &mut |p| progress("marked Pending", p)).map_err(
+        |e| {
+            failed(format!(
+                "{e}; some devices may already say Pending: {again}"
+            ))
+        },
+    )?;
+    let sent = fleet::remote::send(&client, &scripts, &mut progress).map_err(|e| {
+        failed(format!(
+            "{e}; the devices were marked Pending but not every command was sent and run: {again}"
+        ))
+    })?;
     if json {
         crate::cmd::print_json(&sent)?;
     } else {
@@ -364,11 +381,11 @@ fn print_status(s: &Status) {
     for r in &s.rows {
         crate::outln!(
             "{:<16} {:<48} {:<20} {:<10} {}",
-            r.hostname,
-            r.sid,
-            r.username,
+            printable(&r.hostname),
+            printable(&r.sid),
+            printable(&r.username),
             r.state.as_str(),
-            r.message
+            printable(&r.message)
         );
     }
     let t = &s.totals;
