@@ -15,6 +15,7 @@
 //! ```
 
 pub mod census;
+pub mod child_env;
 pub mod convert;
 pub mod device;
 pub mod error;

@@ -371,6 +371,7 @@ mod windows_impl {
         });
         info!(command = %cmd.redacted(), "running the JumpCloud agent installer");
         let mut command = Command::new(cmd.program);
+        engine::child_env::without_secrets(&mut command);
         for a in cmd.args() {
             command.raw_arg(a);
         }
@@ -461,7 +462,10 @@ mod windows_impl {
     }
 
     fn service_state(name: &str) -> Option<ServiceState> {
-        let out = Command::new("sc.exe").args(["query", name]).output().ok()?;
+        let out = engine::child_env::without_secrets(&mut Command::new("sc.exe"))
+            .args(["query", name])
+            .output()
+            .ok()?;
         parse_sc_query_state(&String::from_utf8_lossy(&out.stdout))
     }
 

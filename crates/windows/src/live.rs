@@ -421,7 +421,7 @@ fn is_wow64() -> bool {
 /// Leaves Entra with `dsregcmd /leave` (it must run as SYSTEM to succeed).
 pub fn leave_entra(windows_dir: &Path) -> Result<()> {
     let exe = dsregcmd_path(windows_dir, is_wow64());
-    let out = std::process::Command::new(&exe)
+    let out = engine::child_env::without_secrets(&mut std::process::Command::new(&exe))
         .arg("/leave")
         .output()
         .map_err(Error::io(&exe))?;

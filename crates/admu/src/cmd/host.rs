@@ -53,7 +53,7 @@ pub fn recover_at_next_start(root: Option<&Path>, needed: bool) {
         } else {
             engine::live::recover_task_delete()
         };
-        match std::process::Command::new("schtasks.exe")
+        match engine::child_env::without_secrets(&mut std::process::Command::new("schtasks.exe"))
             .args(&args)
             .output()
         {

@@ -71,6 +71,7 @@ pub fn read_password(
             line
         }
         (None, Some(var)) => {
+            engine::child_env::secret_var(var);
             let value = std::env::var(var).map_err(|_| {
                 usage(format!(
                     "--password-env {var}: the variable is not set (or not Unicode)"

@@ -476,13 +476,17 @@ impl App {
         } else {
             "xdg-open"
         };
-        self.status = match std::process::Command::new(viewer).arg(&path).spawn() {
-            Ok(mut child) => {
-                std::thread::spawn(move || child.wait());
-                format!("Opened {}", path.display())
-            }
-            Err(e) => format!("cannot open {} with {viewer}: {e}", path.display()),
-        };
+        self.status =
+            match engine::child_env::without_secrets(&mut std::process::Command::new(viewer))
+                .arg(&path)
+                .spawn()
+            {
+                Ok(mut child) => {
+                    std::thread::spawn(move || child.wait());
+                    format!("Opened {}", path.display())
+                }
+                Err(e) => format!("cannot open {} with {viewer}: {e}", path.display()),
+            };
     }
 
     fn ask(&mut self, question: Confirm, ctx: &egui::Context) {
