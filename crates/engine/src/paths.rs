@@ -45,6 +45,34 @@ fn fold(s: &str) -> String {
     s.chars().flat_map(char::to_uppercase).collect()
 }
 
+/// Whether two paths name the same file the way Windows compares them: component by
+/// component, without regard to case (`C:\Users\JDoe` from the registry is the
+/// `C:\Users\jdoe` a directory listing gives). Allocates nothing for UTF-8 paths.
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    let mut a = a.components();
+    let mut b = b.components();
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) => {
+                let (x, y) = (
+                    x.as_os_str().to_string_lossy(),
+                    y.as_os_str().to_string_lossy(),
+                );
+                if x != y
+                    && !x
+                        .chars()
+                        .flat_map(char::to_uppercase)
+                        .eq(y.chars().flat_map(char::to_uppercase))
+                {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// Expands the environment variables Windows stores in profile paths.
 pub fn expand(path: &str) -> String {
     let mut out = path.to_string();
@@ -108,6 +136,16 @@ mod tests {
             "{}",
             created.display()
         );
+    }
+
+    #[test]
+    fn same_path_ignores_case_per_component() {
+        let p = |s: &str| PathBuf::from(s.replace('\\', std::path::MAIN_SEPARATOR_STR));
+        assert!(same_path(&p(r"C:\Users\JDoe"), &p(r"C:\users\jdoe")));
+        assert!(same_path(&p(r"C:\Users\Zoë"), &p(r"C:\Users\ZOË")));
+        assert!(!same_path(&p(r"C:\Users\jdoe"), &p(r"C:\Users\jdoe2")));
+        assert!(!same_path(&p(r"C:\Users\jdoe"), &p(r"C:\Users")));
+        assert!(!same_path(&p(r"C:\Users"), &p(r"C:\Users\jdoe")));
     }
 
     #[test]

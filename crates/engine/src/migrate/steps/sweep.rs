@@ -36,6 +36,13 @@ struct Scope {
     skip: Vec<PathBuf>,
 }
 
+impl Scope {
+    /// Whether the walk leaves `path` out (compared as Windows compares paths).
+    fn skipped(&self, path: &Path) -> bool {
+        self.skip.iter().any(|s| crate::paths::same_path(s, path))
+    }
+}
+
 fn scope(host: &dyn Volume, source: &Profile) -> Option<Scope> {
     let root = host.host_path(r"%SystemDrive%\")?;
     let mut skip: Vec<PathBuf> = source.host_path.iter().cloned().collect();
@@ -78,7 +85,7 @@ fn walk(
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if scope.skip.iter().any(|s| s == &path) {
+            if scope.skipped(&path) {
                 continue;
             }
             let Ok(kind) = entry.file_type() else {
@@ -370,7 +377,7 @@ fn top_level(scope: &Scope) -> Result<Vec<String>> {
     Ok(entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| !scope.skip.contains(p))
+        .filter(|p| !scope.skipped(p))
         .map(|p| super::super::relative(&scope.root, &p))
         .collect())
 }
