@@ -48,12 +48,14 @@ fn hash(path: &Path) -> Result<String> {
     Ok(to_hex(&Sha256::digest(&bytes)))
 }
 
-/// What a step is about to move: `from` (volume-relative) to `label\name` in the backup
-/// folder.
+/// What a step is about to move: `from` (volume-relative, matched ignoring case as
+/// Windows does; the journal keeps the spelling on the volume) to `label\name` in the
+/// backup folder.
 pub(crate) fn plan_move(root: &Path, from: &str, label: &str, name: &str) -> Result<Moved> {
-    let path = super::super::absolute(root, from)?;
+    let exact = super::super::absolute(root, from)?;
+    let path = crate::paths::resolve(root, from).unwrap_or(exact);
     Ok(Moved {
-        from: from.to_string(),
+        from: super::super::relative(root, &path),
         to: format!(r"{label}\{name}"),
         files: manifest(&path)?,
     })
@@ -177,4 +179,46 @@ pub(crate) fn verify(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_move_is_planned_with_the_spelling_on_the_volume() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = dir
+            .path()
+            .join("Windows/System32/Tasks/Microsoft/Windows/EnterpriseMgmt/G1");
+        std::fs::create_dir_all(&task).unwrap();
+        std::fs::write(
+            task.join("Schedule created by enrollment client"),
+            b"<Task/>",
+        )
+        .unwrap();
+        let m = plan_move(
+            dir.path(),
+            r"Windows\system32\Tasks\Microsoft\Windows\EnterpriseMgmt\G1",
+            "mdm_tasks",
+            "G1",
+        )
+        .unwrap();
+        // On Windows the file system matches any spelling, so the given one is kept.
+        if !cfg!(windows) {
+            assert_eq!(
+                m.from,
+                r"Windows\System32\Tasks\Microsoft\Windows\EnterpriseMgmt\G1"
+            );
+        }
+        assert_eq!(m.to, r"mdm_tasks\G1");
+        assert_eq!(m.files.len(), 1);
+        let missing = plan_move(
+            dir.path(),
+            r"Windows\System32\Tasks\nope",
+            "mdm_tasks",
+            "nope",
+        );
+        assert!(missing.is_err());
+    }
 }
