@@ -68,6 +68,26 @@ impl<'h> Sk<'h> {
     }
 }
 
+/// Follows the circular sk list from `head`: `visit(at)` reads the cell at `at` and
+/// returns the next offset (its flink); the walk ends when that is `head` again. A
+/// list that comes back to a cell other than its head is corruption.
+pub(crate) fn follow_sk_list(head: u32, mut visit: impl FnMut(u32) -> Result<u32>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let mut at = head;
+    loop {
+        if !seen.insert(at) {
+            return Err(Error::corrupt(
+                at,
+                "the sk list loops without returning to its head",
+            ));
+        }
+        at = visit(at)?;
+        if at == head {
+            return Ok(());
+        }
+    }
+}
+
 /// What a descriptor rewrite changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RewriteReport {
@@ -86,22 +106,11 @@ impl Hive {
     pub fn security_cells(&self) -> Result<Vec<Sk<'_>>> {
         let head = self.root()?.security_offset();
         let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut at = head;
-        loop {
-            if !seen.insert(at) {
-                return Err(Error::corrupt(
-                    at,
-                    "the sk list loops without returning to its head",
-                ));
-            }
+        follow_sk_list(head, |at| {
             let cell = Sk::at(self, at)?;
             out.push(cell);
-            at = cell.flink();
-            if at == head {
-                break;
-            }
-        }
+            Ok(cell.flink())
+        })?;
         Ok(out)
     }
 

@@ -41,7 +41,7 @@ use crate::hive::{
     read_base_block,
 };
 use crate::key::{check_nk, nk};
-use crate::security::{RewriteReport, Sk, sk};
+use crate::security::{RewriteReport, Sk, follow_sk_list, sk};
 use crate::write::{
     FLAG_PENDING_TRANSACTIONS, SaveOptions, SaveReport, empty_logs, finish_atomically,
     finish_base_block, io_err, temp_path,
@@ -258,56 +258,62 @@ fn plan(
     check_nk(info.root_offset, &root)?;
     let head = read_u32(&root, nk::SECURITY).unwrap_or(NULL);
 
-    let mut changed = Vec::new();
-    let mut keys_affected = 0;
+    let mut plan = Plan {
+        base_block,
+        changed: Vec::new(),
+        keys_affected: 0,
+    };
     let mut descriptors: HashSet<Vec<u8>> = HashSet::new();
-    let mut seen = HashSet::new();
-    let mut at = head;
-    loop {
-        if !seen.insert(at) {
-            return Err(Error::corrupt(
-                at,
-                "the sk list loops without returning to its head",
-            ));
-        }
+    let mut needs = None;
+    follow_sk_list(head, |at| {
         let mut data = hive.signed_cell(at, b"sk", sk::SD)?;
         let cell = Sk::from_cell(at, &data)?;
-        let next = cell.flink();
-        let old = cell.descriptor();
-        let new = ntsec::translate_bytes(old, map, mode)
-            .map_err(|source| descriptor_error(at, source))?
-            .filter(|new| new.as_slice() != old);
-        let refs = cell.reference_count();
-        let descriptor = match new {
-            Some(new) => {
-                if sk::SD + new.len() > data.len() {
-                    return Ok(Err(NeedsWholeHive::Grows));
-                }
-                ntsec::SecurityDescriptor::from_bytes(&new)
-                    .map_err(|source| descriptor_error(at, source))?;
-                let len = u32::try_from(new.len()).map_err(|_| Error::TooLarge)?;
-                data[sk::SD_LEN..sk::SD].copy_from_slice(&len.to_le_bytes());
-                data[sk::SD..sk::SD + new.len()].copy_from_slice(&new);
-                data[sk::SD + new.len()..].fill(0);
-                keys_affected += u64::from(refs);
-                changed.push((at, data));
+        let (next, refs) = (cell.flink(), cell.reference_count());
+        let descriptor = match translate_cell(at, &mut data, map, mode)? {
+            Ok(Some(new)) => {
+                plan.keys_affected += u64::from(refs);
+                plan.changed.push((at, data));
                 new
             }
-            None => old.to_vec(),
+            Ok(None) => Sk::from_cell(at, &data)?.descriptor().to_vec(),
+            Err(why) => {
+                needs = Some(why);
+                return Ok(head);
+            }
         };
         if !descriptors.insert(descriptor) {
-            return Ok(Err(NeedsWholeHive::Merges));
+            needs = Some(NeedsWholeHive::Merges);
+            return Ok(head);
         }
-        at = next;
-        if at == head {
-            break;
-        }
+        Ok(next)
+    })?;
+    Ok(needs.map_or(Ok(plan), Err))
+}
+
+/// Translates the descriptor in the sk cell `data` (at `at`) in place. `Some` with the
+/// new descriptor when it changed; the inner `Err` when it no longer fits the cell.
+fn translate_cell(
+    at: u32,
+    data: &mut [u8],
+    map: &ntsec::SidMap,
+    mode: ntsec::Mode,
+) -> Result<Result<Option<Vec<u8>>, NeedsWholeHive>> {
+    let old = Sk::from_cell(at, data)?.descriptor();
+    let Some(new) = ntsec::translate_bytes(old, map, mode)
+        .map_err(|source| descriptor_error(at, source))?
+        .filter(|new| new.as_slice() != old)
+    else {
+        return Ok(Ok(None));
+    };
+    if sk::SD + new.len() > data.len() {
+        return Ok(Err(NeedsWholeHive::Grows));
     }
-    Ok(Ok(Plan {
-        base_block,
-        changed,
-        keys_affected,
-    }))
+    ntsec::SecurityDescriptor::from_bytes(&new).map_err(|source| descriptor_error(at, source))?;
+    let len = u32::try_from(new.len()).map_err(|_| Error::TooLarge)?;
+    data[sk::SD_LEN..sk::SD].copy_from_slice(&len.to_le_bytes());
+    data[sk::SD..sk::SD + new.len()].copy_from_slice(&new);
+    data[sk::SD + new.len()..].fill(0);
+    Ok(Ok(Some(new)))
 }
 
 fn descriptor_error(cell: u32, source: ntsec::Error) -> Error {
