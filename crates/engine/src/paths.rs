@@ -29,6 +29,25 @@ pub fn resolve(root: &Path, relative: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// Like [`resolve`] for as many leading components as exist; the rest are appended as
+/// given (for a path about to be recreated below folders that may have gone).
+pub fn resolve_existing(root: &Path, relative: &str) -> PathBuf {
+    let mut path = root.to_path_buf();
+    let mut parts = relative
+        .split(['\\', '/'])
+        .filter(|p| !p.is_empty() && *p != ".");
+    for part in parts.by_ref() {
+        match resolve(&path, part) {
+            Some(found) => path = found,
+            None => {
+                path.push(part);
+                break;
+            }
+        }
+    }
+    parts.fold(path, |p, part| p.join(part))
+}
+
 /// Like [`resolve`], but a missing last component is returned with the given spelling
 /// (for files about to be created), as long as its parent exists.
 pub fn resolve_for_create(root: &Path, relative: &str) -> Option<PathBuf> {
@@ -130,6 +149,12 @@ mod tests {
             p.display()
         );
         assert!(resolve(dir.path(), r"Windows\nope").is_none());
+        let partly = resolve_existing(dir.path(), r"WINDOWS\SYSTEM32\gone\Again");
+        assert!(
+            same(&partly, &dir.path().join("Windows/System32/gone/Again")),
+            "{}",
+            partly.display()
+        );
         let created = resolve_for_create(dir.path(), r"WINDOWS\new.txt").unwrap();
         assert!(
             same(&created, &dir.path().join("Windows/new.txt")),

@@ -192,7 +192,10 @@ pub fn quote(field: &str) -> String {
     } else {
         field
     };
-    if field.contains([',', '"', '\n', '\r']) || field.starts_with(' ') || field.ends_with(' ') {
+    if field.contains([',', '"', '\n', '\r'])
+        || field.starts_with(char::is_whitespace)
+        || field.ends_with(char::is_whitespace)
+    {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
         field.to_owned()
@@ -254,13 +257,15 @@ mod tests {
             "\tx".to_owned(),
             "'plain".to_owned(),
             "'=quoted".to_owned(),
+            "\t".to_owned(),
+            "tail\t".to_owned(),
             "S-1-5-21-1-2-3-1001".to_owned(),
         ]];
-        let text = write(&["A", "B", "C", "D", "E", "F", "G", "H"], &rows);
+        let text = write(&["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"], &rows);
         let line = text.lines().nth(1).unwrap();
         assert!(
             line.starts_with(
-                "\"'=HYPERLINK(\"\"http://x\"\")\",'+1,'-2,'@SUM(A1),'\tx,'plain,''=quoted,S-"
+                "\"'=HYPERLINK(\"\"http://x\"\")\",'+1,'-2,'@SUM(A1),'\tx,'plain,''=quoted,\"'\t\",\"tail\t\",S-"
             ),
             "{line}"
         );

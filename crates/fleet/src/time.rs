@@ -59,7 +59,15 @@ pub fn parse_millis(text: &str) -> Option<i64> {
     };
     let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&day) {
         return None;
     }
     if hour > 23 || minute > 59 || second > 60 {
@@ -151,6 +159,9 @@ mod tests {
             at_or_after("2026-13-01T00:00:00Z", "2026-01-01T00:00:00Z"),
             None
         );
+        assert_eq!(parse_millis("2026-02-29T00:00:00Z"), None);
+        assert!(parse_millis("2024-02-29T00:00:00Z").is_some());
+        assert_eq!(parse_millis("2026-04-31T00:00:00Z"), None);
         assert_eq!(
             at_or_after("2026-01-01T00:00:00", "2026-01-01T00:00:00Z"),
             None

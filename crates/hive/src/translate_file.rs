@@ -110,6 +110,10 @@ pub enum NeedsWholeHive {
     Grows,
     #[error("two sk cells hold the same descriptor afterwards, and must merge")]
     Merges,
+    #[error("cells read overlap, which only the whole-hive path's checks can judge")]
+    Overlaps,
+    #[error("the file system gives no modification time to notice a change during the copy")]
+    NoModificationTime,
 }
 
 /// A translation done by [`translate_file`].
@@ -138,6 +142,9 @@ pub fn translate_file(input: &Path, how: &TranslateFile<'_>) -> Result<Outcome> 
         len: stamp.len,
         bins: Vec::new(),
     };
+    if stamp.modified.is_none() {
+        return Ok(Outcome::NeedsWholeHive(NeedsWholeHive::NoModificationTime));
+    }
     let planned = plan(hive, how.map, how.mode).map_err(|e| e.in_file(input))?;
     // Windows cannot rename over a file that is open: each handle lives only as long
     // as its reads.
@@ -183,12 +190,13 @@ pub fn translate_file(input: &Path, how: &TranslateFile<'_>) -> Result<Outcome> 
         }
         Ok(())
     };
-    finish_atomically(&dir, &tmp, target, copy, how.save.before_rename)?;
-    let logs_emptied = if how.output.is_none() && how.use_logs {
-        empty_logs(&find_logs(input)?)?
+    let logs = if how.output.is_none() && how.use_logs {
+        find_logs(input)?
     } else {
         Vec::new()
     };
+    finish_atomically(&dir, &tmp, target, copy, how.save.before_rename)?;
+    let logs_emptied = empty_logs(&logs)?;
     Ok(Outcome::Done(Done {
         report,
         saved: Some(SaveReport {
@@ -256,6 +264,9 @@ fn plan(
     })?;
     let root = hive.signed_cell(info.root_offset, b"nk", nk::NAME)?;
     check_nk(info.root_offset, &root)?;
+    // Every cell read, as [start, end) of its data: a changed cell written over a copy
+    // must not overlap another (valid hives never have overlapping cells).
+    let mut extents = vec![cell_extent(info.root_offset, &root)];
     let head = read_u32(&root, nk::SECURITY).unwrap_or(NULL);
 
     let mut plan = Plan {
@@ -267,6 +278,7 @@ fn plan(
     let mut needs = None;
     follow_sk_list(head, |at| {
         let mut data = hive.signed_cell(at, b"sk", sk::SD)?;
+        extents.push(cell_extent(at, &data));
         let cell = Sk::from_cell(at, &data)?;
         let (next, refs) = (cell.flink(), cell.reference_count());
         let descriptor = match translate_cell(at, &mut data, map, mode)? {
@@ -287,7 +299,22 @@ fn plan(
         }
         Ok(next)
     })?;
+    if needs.is_none() && !plan.changed.is_empty() && overlapping(&mut extents) {
+        needs = Some(NeedsWholeHive::Overlaps);
+    }
     Ok(needs.map_or(Ok(plan), Err))
+}
+
+/// The bytes a cell's size field and data take, relative to the bins.
+fn cell_extent(at: u32, data: &[u8]) -> (u64, u64) {
+    let start = u64::from(at);
+    (start, start + 4 + data.len() as u64)
+}
+
+/// Whether any two extents overlap.
+fn overlapping(extents: &mut [(u64, u64)]) -> bool {
+    extents.sort_unstable();
+    extents.windows(2).any(|w| w[1].0 < w[0].1)
 }
 
 /// Translates the descriptor in the sk cell `data` (at `at`) in place. `Some` with the
@@ -389,4 +416,19 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut pos: u64) -> std::io::Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extents_that_touch_do_not_overlap_and_nested_ones_do() {
+        let root = cell_extent(0x20, &[0; 76]);
+        assert_eq!(root, (0x20, 0x20 + 80));
+        assert!(!overlapping(&mut [(0x70, 0x100), root, (0x100, 0x180)]));
+        assert!(overlapping(&mut [(0x100, 0x180), root, (0x140, 0x150)]));
+        assert!(overlapping(&mut [(0x100, 0x180), (0x100, 0x108)]));
+        assert!(!overlapping(&mut []));
+    }
 }

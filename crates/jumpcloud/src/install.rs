@@ -371,7 +371,7 @@ mod windows_impl {
         });
         info!(command = %cmd.redacted(), "running the JumpCloud agent installer");
         let mut command = Command::new(cmd.program);
-        engine::child_env::without_secrets(&mut command);
+        without_secrets(&mut command);
         for a in cmd.args() {
             command.raw_arg(a);
         }
@@ -457,12 +457,20 @@ mod windows_impl {
         }
     }
 
+    /// The command without the variables that carried admu's secrets: the engine's list,
+    /// in every admu build (admu enables the `engine` feature).
+    fn without_secrets(command: &mut Command) -> &mut Command {
+        #[cfg(feature = "engine")]
+        engine::child_env::without_secrets(command);
+        command
+    }
+
     fn modified(path: &Path) -> Option<std::time::SystemTime> {
         std::fs::metadata(path).and_then(|m| m.modified()).ok()
     }
 
     fn service_state(name: &str) -> Option<ServiceState> {
-        let out = engine::child_env::without_secrets(&mut Command::new("sc.exe"))
+        let out = without_secrets(&mut Command::new("sc.exe"))
             .args(["query", name])
             .output()
             .ok()?;

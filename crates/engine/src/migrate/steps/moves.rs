@@ -105,11 +105,19 @@ fn dir_of(p: &Path) -> Result<&Path> {
         .ok_or_else(|| Error::Invalid(format!("{} has no folder", p.display())))
 }
 
+/// Where a moved item came from on this volume: the journal's path (checked to stay
+/// inside the volume), matched ignoring case as Windows does. A journal written live
+/// keeps the registry's spelling, and an ntfs-3g mount compares names exactly.
+fn origin(cx: &UndoContext<'_>, m: &Moved) -> Result<PathBuf> {
+    cx.path(&m.from)?;
+    Ok(crate::paths::resolve_existing(&cx.root, &m.from))
+}
+
 /// Moves each item back where it was, last first; idempotent (what is back already,
 /// or never left, is left alone).
 pub(crate) fn move_back(cx: &UndoContext<'_>, moves: &[Moved]) -> Result<()> {
     for m in moves.iter().rev() {
-        let from = cx.path(&m.from)?;
+        let from = origin(cx, m)?;
         let to = target(&cx.backups, m)?;
         if to.exists() && !from.exists() {
             // The folder it was in may have gone since (Windows removes empty ones).
@@ -156,7 +164,7 @@ pub(crate) fn verify(
                 m.from
             )));
         }
-        let from = cx.path(&m.from)?;
+        let from = origin(cx, m)?;
         let to = target(&cx.backups, m)?;
         if !to.exists() {
             continue;
